@@ -1,0 +1,1 @@
+"""Render job queues: the embedded in-process one (default) and the Valkey one (scale-out)."""

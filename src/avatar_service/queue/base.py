@@ -1,0 +1,51 @@
+"""The small interface the API talks to; each queue implementation owns its result cache too."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
+
+
+@dataclass(frozen=True)
+class JobState:
+    """Where a render stands. ``record`` is set once completed; ``cached`` when it came from the cache."""
+
+    render_id: str
+    status: JobStatus
+    record: RenderRecord | None = None
+    error: str | None = None
+    cached: bool = False
+
+
+class QueueUnavailable(Exception):
+    """The queue's backing store cannot be reached (the API answers 503)."""
+
+
+class RenderQueue(ABC):
+    kind: str
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def submit(self, request: RenderRequest, render_id: str, voice_id: str) -> JobState:
+        """Return the cached result, the job already under way for ``render_id``, or a new pending job."""
+
+    @abstractmethod
+    async def state(self, render_id: str) -> JobState | None:
+        """The job's or cached result's state; None when the id is unknown."""
+
+    @abstractmethod
+    async def wait(self, render_id: str, timeout: float) -> JobState:
+        """Wait until the job completes or fails, at most ``timeout`` seconds; then its current state."""
+
+    @abstractmethod
+    async def pending_jobs(self) -> int:
+        """Jobs queued or running."""
+
+    @abstractmethod
+    async def connected(self) -> bool:
+        """Whether the backing store answers (always True for the embedded queue)."""

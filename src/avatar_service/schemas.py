@@ -1,0 +1,142 @@
+"""The data that crosses stage boundaries: requests, timelines and render records (plain, JSON-ready)."""
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from avatar_service import PIPELINE_VERSION
+from avatar_service.errors import InvalidInput
+
+MAX_TEXT_CHARS = 5000
+MIN_SPEED = 0.5
+MAX_SPEED = 2.0
+
+Viseme = Literal["REST", "AA", "EE", "OH", "OO", "FF", "TH"]
+VISEMES: tuple[str, ...] = ("REST", "AA", "EE", "OH", "OO", "FF", "TH")
+
+GazeDirection = Literal[
+    "center", "left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right"
+]
+
+
+class RenderRequest(BaseModel):
+    """What a user asks for. ``voice_id=None`` means the configured default voice."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    voice_id: str | None = Field(default=None, max_length=200)
+    speed: float = Field(default=1.0, ge=MIN_SPEED, le=MAX_SPEED)
+
+    @field_validator("text")
+    @classmethod
+    def _text_has_content(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError(f"text must contain 1-{MAX_TEXT_CHARS} non-blank characters")
+        return text
+
+
+def parse_request(**fields: object) -> RenderRequest:
+    """Build a RenderRequest for library and CLI callers, turning validation errors into InvalidInput."""
+    try:
+        return RenderRequest(**fields)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "request"
+        raise InvalidInput(field, describe_limit(field, first["msg"])) from None
+
+
+def describe_limit(field: str, message: str) -> str:
+    """Pydantic's message plus the field's documented limit, so every error names both."""
+    limits = {
+        "text": f"must be 1-{MAX_TEXT_CHARS} characters and not blank",
+        "speed": f"must be between {MIN_SPEED} and {MAX_SPEED}",
+    }
+    limit = limits.get(field)
+    return f"{message} ({limit})" if limit else message
+
+
+def render_id_for(text: str, voice_id: str, speed: float) -> str:
+    """Content hash naming a render: same voice, speed, text and pipeline version → same id."""
+    payload = json.dumps(
+        {"v": PIPELINE_VERSION, "voice": voice_id, "speed": round(speed, 4), "text": text},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+class MouthCue(BaseModel):
+    """From ``t_ms`` on the mouth shows ``viseme`` at ``weight`` (0 closed/neutral … 1 fully formed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    t_ms: int
+    viseme: Viseme
+    weight: float
+
+
+class EyeEvent(BaseModel):
+    """A blink or a gaze shift starting at ``t_ms``.
+
+    ``amplitude`` is how far the lid closes for a blink (1 = fully) or how far the gaze moves for a
+    saccade (1 = the pack's largest shift); ``direction`` is set for saccades only.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    t_ms: int
+    event_type: Literal["blink", "saccade"]
+    duration_ms: int
+    direction: GazeDirection | None = None
+    amplitude: float = 1.0
+
+
+class RenderRecord(BaseModel):
+    """A finished render as it is cached: the audio is a file name inside the audio directory, not a URL,
+    so the public base URL can change without invalidating anything."""
+
+    render_id: str
+    voice_id: str
+    speed: float
+    duration_ms: int
+    audio_file: str
+    mouth_cues: list[MouthCue]
+    eye_events: list[EyeEvent]
+    processing_time_ms: int
+    created_at: float
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class RenderResult(BaseModel):
+    """The API's (and the CLI's) response for a completed render."""
+
+    render_id: str
+    status: Literal[JobStatus.COMPLETED] = JobStatus.COMPLETED
+    audio_url: str
+    duration_ms: int
+    mouth_cues: list[MouthCue]
+    eye_events: list[EyeEvent]
+    cached: bool
+    processing_time_ms: int
+
+    @classmethod
+    def from_record(cls, record: RenderRecord, audio_url: str, cached: bool) -> "RenderResult":
+        return cls(
+            render_id=record.render_id,
+            audio_url=audio_url,
+            duration_ms=record.duration_ms,
+            mouth_cues=record.mouth_cues,
+            eye_events=record.eye_events,
+            cached=cached,
+            processing_time_ms=record.processing_time_ms,
+        )
