@@ -14,12 +14,22 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_service.errors import InvalidVoiceModel, RenderFailed
+from avatar_service.errors import InvalidInput, InvalidVoiceModel
 from avatar_service.tts.voices import VoiceFiles
 
 _LOGGER = logging.getLogger(__name__)
 
 PAD = "_"
+# About 27 % of a Piper utterance does not scale with length_scale: every phoneme id lasts at least one
+# 256-sample frame after rounding up, and the pads between phonemes are mostly at that floor (measured on
+# en_US-joe-medium: length_scale 0.5 gave 0.64× the duration, 2.0 gave 1.75×). ``length_scale_for`` corrects
+# for it so that speed 2.0 really takes half as long.
+FIXED_DURATION_SHARE = 0.27
+
+
+def length_scale_for(speed: float, voice_length_scale: float = 1.0) -> float:
+    """Piper length scale that makes speech ``speed`` times as fast as the voice's own pace."""
+    return voice_length_scale * (1 / speed - FIXED_DURATION_SHARE) / (1 - FIXED_DURATION_SHARE)
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,7 @@ class PiperEngine:
         from piper.config import SynthesisConfig
 
         voice = self.load(voice_files)
-        # speed 2.0 = twice as fast = half the voice's own length scale.
-        config = SynthesisConfig(length_scale=voice.config.length_scale / speed)
+        config = SynthesisConfig(length_scale=length_scale_for(speed, voice.config.length_scale))
         id_to_phone = _id_to_phone(voice.config.phoneme_id_map)
         audio_parts: list[np.ndarray] = []
         phones: list[PhoneSpan] = []
@@ -71,7 +80,7 @@ class PiperEngine:
             audio_parts.append(chunk.audio_float_array)
             offset += len(chunk.audio_float_array)
         if not audio_parts:
-            raise RenderFailed("text: nothing speakable (the phonemizer produced no sounds)")
+            raise InvalidInput("text", "nothing speakable in it (only punctuation or symbols)")
         samples = np.concatenate(audio_parts).astype(np.float32, copy=False)
         return Speech(samples=samples, sample_rate=voice.config.sample_rate, phones=phones)
 
