@@ -45,6 +45,7 @@ def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
 def encode_ogg_opus(samples: np.ndarray, sample_rate: int) -> bytes:
     import av
 
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="ogg") as container:
         stream = container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
@@ -53,10 +54,15 @@ def encode_ogg_opus(samples: np.ndarray, sample_rate: int) -> bytes:
         resampler = av.AudioResampler(
             format="s16", layout="mono", rate=OPUS_RATE, frame_size=stream.codec_context.frame_size
         )
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate = sample_rate
-        for resampled in resampler.resample(frame) + resampler.resample(None):
+        # One second at a time: handing libav a whole minute at once made it buffer ~70 MB.
+        for start in range(0, len(pcm), sample_rate):
+            frame = av.AudioFrame.from_ndarray(
+                pcm[start:start + sample_rate].reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = sample_rate
+            for resampled in resampler.resample(frame):
+                container.mux(stream.encode(resampled))
+        for resampled in resampler.resample(None):
             container.mux(stream.encode(resampled))
         container.mux(stream.encode(None))
     return buffer.getvalue()

@@ -27,6 +27,11 @@ PAD = "_"
 FIXED_DURATION_SHARE = 0.27
 
 
+# About 3 s of speech per model call keeps a rendering process under ~320 MB (see split_long_sentence).
+MAX_PHONEMES_PER_CALL = 60
+CLAUSE_BREAKS = frozenset(",;:—–")
+
+
 def length_scale_for(speed: float, voice_length_scale: float = 1.0) -> float:
     """Piper length scale that makes speech ``speed`` times as fast as the voice's own pace."""
     return voice_length_scale * (1 / speed - FIXED_DURATION_SHARE) / (1 - FIXED_DURATION_SHARE)
@@ -69,16 +74,22 @@ class PiperEngine:
         audio_parts: list[np.ndarray] = []
         phones: list[PhoneSpan] = []
         offset = 0
-        for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
-            if chunk.phoneme_id_samples is None:
-                raise InvalidVoiceModel(
-                    f"voice {voice_files.voice_id!r} does not expose phoneme durations"
-                )
-            phones.extend(
-                _phone_spans(chunk.phoneme_ids, chunk.phoneme_id_samples, id_to_phone, offset)
-            )
-            audio_parts.append(chunk.audio_float_array)
-            offset += len(chunk.audio_float_array)
+        for sentence in voice.phonemize(text):
+            if not sentence:
+                continue
+            sentence_audio = []
+            for piece in split_long_sentence(sentence):
+                phoneme_ids = voice.phonemes_to_ids(piece)
+                result = voice.phoneme_ids_to_audio(phoneme_ids, config, include_alignments=True)
+                audio, samples_per_id = result if isinstance(result, tuple) else (result, None)
+                if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
+                    raise InvalidVoiceModel(
+                        f"voice_id: {voice_files.voice_id!r} does not expose phoneme durations"
+                    )
+                phones.extend(_phone_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
+                sentence_audio.append(audio.reshape(-1))
+                offset += audio.size
+            audio_parts.append(_normalized(np.concatenate(sentence_audio)))
         if not audio_parts:
             raise InvalidInput("text", "nothing speakable in it (only punctuation or symbols)")
         samples = np.concatenate(audio_parts).astype(np.float32, copy=False)
@@ -112,9 +123,6 @@ class PiperEngine:
         """A copy of the model with the duration tensor as an output, made once per model file."""
         if self._patched_dir is None:
             return None
-        import onnx
-        from piper.patch_voice_with_alignment import add_alignment_output
-
         stat = voice_files.model_path.stat()
         key = hashlib.sha256(
             f"{voice_files.model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
@@ -122,6 +130,10 @@ class PiperEngine:
         patched = self._patched_dir / f"{voice_files.voice_id}-{key}.onnx"
         if patched.is_file():
             return patched
+        # onnx is only needed for this one-time patch, not for rendering.
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+
         model = onnx.load(str(voice_files.model_path))
         try:
             add_alignment_output(model)
@@ -133,6 +145,32 @@ class PiperEngine:
         partial.replace(patched)  # atomic: a concurrent loader sees a whole file or none
         _LOGGER.info("cached alignment-patched model %s", patched)
         return patched
+
+
+def split_long_sentence(phonemes: list[str], limit: int = MAX_PHONEMES_PER_CALL) -> list[list[str]]:
+    """Cut a sentence longer than ``limit`` phonemes at the clause or word boundary nearest its middle.
+
+    The model's decoder needs memory in proportion to the audio it makes in one call (~19 MB per second
+    of speech here), so one unpunctuated 5000-character "sentence" would need gigabytes. Cutting after a
+    comma or at a word gap keeps the prosody of each part natural.
+    """
+    if len(phonemes) <= limit:
+        return [phonemes]
+    middle = len(phonemes) // 2
+    # Cut after the gap that follows a clause break, else after any word gap: pieces end in a space.
+    after_gaps = [i + 1 for i, p in enumerate(phonemes[:-1]) if p == " " and i > 0]
+    boundaries = [i for i in after_gaps if phonemes[i - 2] in CLAUSE_BREAKS] or after_gaps
+    cut = min(boundaries, key=lambda i: abs(i - middle)) if boundaries else middle
+    cut = min(max(cut, 1), len(phonemes) - 1)
+    return split_long_sentence(phonemes[:cut], limit) + split_long_sentence(phonemes[cut:], limit)
+
+
+def _normalized(audio: np.ndarray) -> np.ndarray:
+    """Peak-normalise one sentence and clip, as Piper's own ``synthesize`` does."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak < 1e-8:
+        return np.zeros_like(audio, dtype=np.float32)
+    return np.clip(audio / peak, -1.0, 1.0).astype(np.float32)
 
 
 def _id_to_phone(phoneme_id_map: dict[str, list[int]]) -> dict[int, str]:
