@@ -1,9 +1,11 @@
 """Configuration from environment variables (see the README's configuration table)."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,7 +26,10 @@ class Settings(BaseSettings):
     sync_timeout_seconds: float = 60.0
     max_concurrent_requests: int = 10
     cache_ttl_seconds: int = 7 * 24 * 3600
-    render_workers: int = 1
+    # Renders that run at once in this process (embedded queue) and onnxruntime threads per render: one
+    # thread per render and one render per core uses the machine best (see tts/engine.py).
+    render_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    onnx_threads: int = Field(default=1, ge=0)
     cors_origins: str = ""
     log_level: str = "INFO"
 

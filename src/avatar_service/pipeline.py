@@ -19,7 +19,7 @@ class Renderer:
         self.catalog = VoiceCatalog(
             settings.resolved_voices_dir, settings.default_voice, settings.piper_model
         )
-        self.engine = PiperEngine(settings.resolved_voice_cache_dir)
+        self.engine = PiperEngine(settings.resolved_voice_cache_dir, settings.onnx_threads)
 
     def voice_ids(self) -> list[str]:
         return self.catalog.ids()

@@ -7,6 +7,7 @@ come from the same call as the audio — which is why this returns both together
 """
 
 import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -58,10 +59,15 @@ class Speech:
 
 
 class PiperEngine:
-    """Loads each voice once (thread-safe) and synthesizes text with phoneme timings."""
+    """Loads each voice once (thread-safe) and synthesizes text with phoneme timings.
 
-    def __init__(self, patched_models_dir: Path | None = None) -> None:
+    ``onnx_threads`` caps onnxruntime's threads per synthesis: with 1, two renders on two cores run side by
+    side instead of fighting over both (measured: 1 thread rendered faster than the default even alone).
+    """
+
+    def __init__(self, patched_models_dir: Path, onnx_threads: int = 1) -> None:
         self._patched_dir = patched_models_dir
+        self._onnx_threads = onnx_threads
         self._voices: dict[Path, object] = {}
         self._lock = threading.Lock()
 
@@ -104,25 +110,28 @@ class PiperEngine:
             return voice
 
     def _load_uncached(self, voice_files: VoiceFiles):
+        import onnxruntime
         from piper import PiperVoice
+        from piper.config import PiperConfig
 
         try:
-            patched = self._patched_model(voice_files)
-            if patched is not None:
-                return PiperVoice.load(patched, config_path=voice_files.config_path)
-            return PiperVoice.load(
-                voice_files.model_path, config_path=voice_files.config_path, include_alignments=True
+            config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self._onnx_threads  # 0 = one per core
+            session = onnxruntime.InferenceSession(
+                str(self._patched_model(voice_files)),
+                sess_options=options,
+                providers=["CPUExecutionProvider"],
             )
+            return PiperVoice(config=config, session=session)
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
                 f"voice_id: {voice_files.voice_id!r} is not a valid Piper model "
                 f"({voice_files.model_path.name}: {type(error).__name__}: {str(error)[:200]})"
             ) from error
 
-    def _patched_model(self, voice_files: VoiceFiles) -> Path | None:
+    def _patched_model(self, voice_files: VoiceFiles) -> Path:
         """A copy of the model with the duration tensor as an output, made once per model file."""
-        if self._patched_dir is None:
-            return None
         stat = voice_files.model_path.stat()
         key = hashlib.sha256(
             f"{voice_files.model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
