@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 
 from avatar_service import __version__
+from avatar_service.api import cli as api_cli
 from avatar_service.errors import AvatarServiceError
+from avatar_service.packs import cli as packs_cli
+from avatar_service.queue import cli as queue_cli
+from avatar_service.tracking import cli as tracking_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands")
     _register_render(subparsers)
     _register_voices(subparsers)
+    queue_cli.register(subparsers)
+    api_cli.register(subparsers)
+    packs_cli.register(subparsers)
+    tracking_cli.register(subparsers)
     return parser
 
 
@@ -85,14 +93,15 @@ def _voices_list(_args: argparse.Namespace) -> int:
 def _voices_download(args: argparse.Namespace) -> int:
     from avatar_service.config import Settings
     from avatar_service.errors import InvalidVoiceModel
-    from avatar_service.tts import PiperEngine, VoiceFiles
+    from avatar_service.pipeline import Renderer
+    from avatar_service.tts import VoiceFiles
     from avatar_service.tts.download import download_voice
 
     settings = Settings()
     model = download_voice(args.voice_id, settings.resolved_voices_dir, settings.piper_voices_url)
     files = VoiceFiles(args.voice_id, model, model.with_name(model.name + ".json"))
     try:
-        PiperEngine(settings.resolved_voice_cache_dir).load(files)
+        Renderer(settings).engine.load(files)  # a download that is not a working model is removed
     except InvalidVoiceModel:
         model.unlink(missing_ok=True)
         files.config_path.unlink(missing_ok=True)

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -80,19 +79,22 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.05):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def service_env(valkey: ValkeyServer, data_dir: Path, db: int = 0, **extra: str) -> dict[str, str]:
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for an `avatar-service` child process: this checkout's code, its own DATA_DIR."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")])),
-        "QUEUE": "valkey",
-        "VALKEY_HOST": "127.0.0.1",
-        "VALKEY_PORT": str(valkey.port),
-        "VALKEY_DB": str(db),
         "DATA_DIR": str(data_dir),
         "LOG_LEVEL": "INFO",
     }
     env.update(extra)
     return env
+
+
+def service_env(valkey: ValkeyServer, data_dir: Path, db: int = 0, **extra: str) -> dict[str, str]:
+    """Environment for an API or worker in scale-out mode on ``valkey``."""
+    return cli_env(data_dir, QUEUE="valkey", VALKEY_HOST="127.0.0.1", VALKEY_PORT=str(valkey.port),
+                   VALKEY_DB=str(db), **extra)
 
 
 class Process:

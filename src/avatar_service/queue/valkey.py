@@ -1,0 +1,124 @@
+"""The scale-out queue: render jobs in Valkey (via arq), run by `avatar-service worker` processes anywhere.
+
+One render id is one arq job id, so identical requests to any number of API instances share one job (arq's
+``_job_id`` refuses a second enqueue while the job is queued or running). Finished renders are stored by the
+worker as ``avatar:record:<render_id>`` with the cache TTL; a failure is only arq's short-lived result, and a
+resubmit clears it, so one bad moment never blocks a content hash for long (field-facts: "Queue behaviour").
+"""
+
+import logging
+import time
+
+from arq.constants import in_progress_key_prefix, result_key_prefix
+from arq.jobs import deserialize_result
+
+from avatar_service.config import Settings
+from avatar_service.queue import connections
+from avatar_service.queue.base import JobState, RenderQueue
+from avatar_service.queue.connections import (
+    DONE_CHANNEL_PREFIX,
+    QUEUE_NAME,
+    RECORD_KEY_PREFIX,
+    RENDER_FUNCTION,
+)
+from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
+
+_LOGGER = logging.getLogger(__name__)
+
+# Fallback re-check while waiting, in case a "done" message is missed (e.g. across a reconnect) or the job
+# ended in a way arq reports without running our hooks (expired, too many tries).
+WAIT_RECHECK_S = 1.0
+LOST_JOB_ERROR = (
+    "the job is no longer in Valkey (was Valkey restarted without persistence?); submit the request again"
+)
+
+
+class ValkeyQueue(RenderQueue):
+    kind = "valkey"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._redis = connections.connect(settings)
+
+    async def start(self) -> None:
+        # The API must come up (and report "degraded") even while Valkey is down, so no hard failure here.
+        if not await self.connected():
+            _LOGGER.warning(
+                "Valkey at %s is not reachable yet; renders get 503 until it is",
+                connections.describe_address(self._settings),
+            )
+
+    async def close(self) -> None:
+        await self._redis.aclose(close_connection_pool=True)
+
+    async def submit(self, request: RenderRequest, render_id: str, voice_id: str) -> JobState:
+        state = await self.state(render_id)
+        if state is not None and state.status is JobStatus.COMPLETED:
+            return JobState(render_id, JobStatus.COMPLETED, record=state.record, cached=True)
+        if state is not None and state.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+            return state
+        async with connections.unavailable_on_outage(self._settings):
+            # A failure (or a result whose record Valkey evicted) would make arq refuse the job id: clear it,
+            # so a resubmit retries at once instead of serving the failure until it expires.
+            await self._redis.delete(result_key_prefix + render_id)
+            # Workers may be configured with another default voice: send the voice this API resolved.
+            job_request = request.model_copy(update={"voice_id": voice_id}).model_dump(mode="json")
+            job = await self._redis.enqueue_job(
+                RENDER_FUNCTION, job_request, render_id, _job_id=render_id
+            )
+        if job is None:  # another API instance (or a just-finished job) got there first
+            return await self.state(render_id) or JobState(render_id, JobStatus.PENDING)
+        return JobState(render_id, JobStatus.PENDING)
+
+    async def state(self, render_id: str) -> JobState | None:
+        async with connections.unavailable_on_outage(self._settings):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.get(RECORD_KEY_PREFIX + render_id)
+                pipe.get(result_key_prefix + render_id)
+                pipe.exists(in_progress_key_prefix + render_id)
+                pipe.zscore(QUEUE_NAME, render_id)
+                record_json, result, running, score = await pipe.execute()
+        if record_json is not None:
+            record = RenderRecord.model_validate_json(record_json)
+            return JobState(render_id, JobStatus.COMPLETED, record=record)
+        if result is not None:
+            outcome = deserialize_result(result, deserializer=connections.loads)
+            if not outcome.success:
+                return JobState(render_id, JobStatus.FAILED, error=str(outcome.result))
+        if running:
+            return JobState(render_id, JobStatus.PROCESSING)
+        if score is not None:
+            return JobState(render_id, JobStatus.PENDING)
+        return None
+
+    async def wait(self, render_id: str, timeout: float) -> JobState:
+        deadline = time.monotonic() + timeout
+        async with connections.unavailable_on_outage(self._settings):
+            async with self._redis.pubsub() as pubsub:
+                # Subscribe before the first look, so a job ending in between still wakes us.
+                await pubsub.subscribe(DONE_CHANNEL_PREFIX + render_id)
+                while True:
+                    state = await self.state(render_id)
+                    if state is None:
+                        return JobState(render_id, JobStatus.FAILED, error=LOST_JOB_ERROR)
+                    if state.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+                        return state
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return state
+                    # Returns on a message, or empty-handed after the timeout: either way, look again.
+                    await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=min(remaining, WAIT_RECHECK_S)
+                    )
+
+    async def pending_jobs(self) -> int:
+        # arq keeps a job in its queue set until the job finishes, so this counts queued and running jobs.
+        async with connections.unavailable_on_outage(self._settings):
+            return await self._redis.zcard(QUEUE_NAME)
+
+    async def connected(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except connections.OUTAGE_ERRORS:
+            return False
+
