@@ -1,0 +1,81 @@
+"""One error body for everything: ``{"detail": "...", "field": "..."}``, never a traceback.
+
+FastAPI's own 422 body is a list of pydantic errors; clients of this API get one line naming the field and its
+limit instead (the same wording the CLI prints).
+"""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from avatar_service.errors import InvalidInput
+from avatar_service.queue.base import QueueUnavailable
+from avatar_service.schemas import RenderRequest, describe_limit
+
+_LOGGER = logging.getLogger(__name__)
+
+# Seconds a client should wait before retrying when the queue's store is down.
+QUEUE_RETRY_AFTER_S = 5
+
+PATH_LIMITS = {
+    "render_id": "render ids are 32 lowercase hexadecimal characters",
+    "file_name": "audio files are named <32 lowercase hex digits>.ogg or .wav",
+}
+
+
+def error_response(status_code: int, detail: str, field: str | None = None, headers=None, **extra) -> JSONResponse:
+    return JSONResponse({"detail": detail, "field": field, **extra}, status_code=status_code, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(QueueUnavailable, _queue_unavailable)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def describe_validation_error(error: RequestValidationError) -> tuple[str, str]:
+    """(field, message) for the first problem in a request, with the field's documented limit."""
+    first = error.errors()[0]
+    location = [str(part) for part in first["loc"][1:]]  # drop "body" / "path" / "query"
+    if first["type"] == "json_invalid":
+        reason = first.get("ctx", {}).get("error", "invalid JSON")
+        return "body", f"body: malformed JSON ({reason})"
+    if not location:
+        fields = ", ".join(RenderRequest.model_fields)
+        return "body", f"body: must be a JSON object with the fields {fields}"
+    field = ".".join(location)
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message += f" (allowed fields: {', '.join(RenderRequest.model_fields)})"
+    elif field in PATH_LIMITS:
+        message = f"{message} ({PATH_LIMITS[field]})"
+    else:
+        message = describe_limit(field, message)
+    return field, f"{field}: {message}"
+
+
+async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    field, detail = describe_validation_error(error)
+    return error_response(422, detail, field)
+
+
+async def _invalid_input(_request: Request, error: InvalidInput) -> JSONResponse:
+    return error_response(422, str(error), error.field)
+
+
+async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    return error_response(error.status_code, str(error.detail), headers=error.headers)
+
+
+async def _queue_unavailable(_request: Request, error: QueueUnavailable) -> JSONResponse:
+    return error_response(503, f"render queue unavailable: {error}", headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)})
+
+
+async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    # Starlette logs the traceback after this response is sent; the client only learns that it happened.
+    return error_response(500, "internal server error (details are in the server log)")

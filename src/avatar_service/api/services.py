@@ -1,0 +1,22 @@
+"""What the routes share: settings, the renderer (voice lookup), the queue and where the web files live."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+
+from avatar_service.config import Settings
+from avatar_service.pipeline import Renderer
+from avatar_service.queue.base import RenderQueue
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    renderer: Renderer
+    queue: RenderQueue
+    web_dir: Path | None
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services

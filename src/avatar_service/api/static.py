@@ -1,0 +1,112 @@
+"""Files the API serves: the web demo at /, avatar packs (listed at /v1/avatars) and the audio at /audio."""
+
+import json
+import logging
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+import avatar_service
+from avatar_service.api.errors import PATH_LIMITS, error_response
+from avatar_service.api.models import AvatarPack, ErrorBody
+from avatar_service.api.services import services
+from avatar_service.errors import AvatarServiceError
+
+_LOGGER = logging.getLogger(__name__)
+
+AUDIO_NAME_PATTERN = r"^[0-9a-f]{32}\.(ogg|wav)$"
+AUDIO_MEDIA_TYPES = {".ogg": "audio/ogg", ".wav": "audio/wav"}
+# Audio files are named by the render's content hash: a name never gets other content, so caches keep it.
+AUDIO_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+# Shown at / when no player is installed (e.g. a source checkout without web/index.html).
+PLACEHOLDER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>avatar-service</title></head>
+<body><h1>avatar-service is running</h1>
+<p>The web player is not installed here. Try the API at <a href="docs">/docs</a>.</p></body></html>
+"""
+
+router = APIRouter()
+
+
+def find_web_dir(configured: Path | None) -> Path | None:
+    """WEB_DIR if set; else the player packaged in the wheel; else the repository's web/ (editable install)."""
+    if configured is not None:
+        if not configured.is_dir():
+            raise AvatarServiceError(f"WEB_DIR: {configured} is not a directory")
+        return configured
+    package_dir = Path(avatar_service.__file__).resolve().parent
+    for candidate in (package_dir / "web", package_dir.parents[1] / "web"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@router.get("/", include_in_schema=False)
+async def index(request: Request) -> Response:
+    web_dir = services(request).web_dir
+    if web_dir is not None and (web_dir / "index.html").is_file():
+        return FileResponse(web_dir / "index.html", media_type="text/html")
+    return HTMLResponse(PLACEHOLDER_PAGE)
+
+
+@router.get(
+    "/audio/{file_name}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/ogg": {}, "audio/wav": {}}, "description": "the audio (Range requests → 206)"},
+        404: {"model": ErrorBody},
+        422: {"model": ErrorBody, "description": PATH_LIMITS["file_name"]},
+    },
+    summary="A render's audio file",
+)
+async def audio(
+    request: Request, file_name: str = PathParam(pattern=AUDIO_NAME_PATTERN, description=PATH_LIMITS["file_name"])
+) -> Response:
+    # The pattern admits no "/" or "..", so the path below cannot leave the audio directory.
+    path = services(request).settings.audio_dir / file_name
+    if not path.is_file():
+        return error_response(404, f"file_name: no audio file {file_name} (never rendered, or expired)", "file_name")
+    return FileResponse(
+        path,
+        media_type=AUDIO_MEDIA_TYPES[path.suffix],
+        headers={"Cache-Control": AUDIO_CACHE_CONTROL},
+    )
+
+
+# Browsers and proxies send HEAD to learn the size before Range requests.
+router.add_api_route("/audio/{file_name}", audio, methods=["HEAD"], include_in_schema=False)
+
+
+@router.get("/v1/avatars", response_model=list[AvatarPack], summary="Avatar packs under the web directory")
+async def avatars(request: Request) -> list[AvatarPack]:
+    web_dir = services(request).web_dir
+    if web_dir is None:
+        return []
+    root_path = request.scope.get("root_path", "")
+    return [
+        AvatarPack(id=pack_id, name=name, manifest_url=f"{root_path}/avatars/{directory}/manifest.json")
+        for directory, pack_id, name in list_packs(web_dir / "avatars")
+    ]
+
+
+def list_packs(avatars_dir: Path) -> list[tuple[str, str, str]]:
+    """(directory name, id, display name) of each pack with a readable manifest.json, sorted by directory.
+
+    URLs use the directory name (that is where the files are); a manifest that cannot be read is skipped with a
+    warning rather than hiding every other pack.
+    """
+    packs = []
+    for manifest_path in sorted(avatars_dir.glob("*/manifest.json")):
+        directory = manifest_path.parent.name
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            pack_id = str(manifest.get("id") or directory)
+            name = str(manifest.get("name") or pack_id)
+        except (OSError, ValueError, AttributeError) as error:
+            _LOGGER.warning("skipping avatar pack %s: unreadable manifest (%s)", directory, error)
+            continue
+        packs.append((directory, pack_id, name))
+    return packs

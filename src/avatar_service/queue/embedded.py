@@ -1,0 +1,159 @@
+"""The default queue: render jobs run in a thread pool inside the API process, results cached on disk.
+
+No servers needed. Piper is CPU-bound but releases the GIL in onnxruntime, so RENDER_WORKERS threads render
+in parallel while the event loop keeps answering. One render id is one job: identical requests arriving while
+it runs wait on the same job instead of synthesizing again.
+"""
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from avatar_service.cache import ResultCache
+from avatar_service.config import Settings
+from avatar_service.errors import AvatarServiceError, RenderFailed
+from avatar_service.pipeline import Renderer
+from avatar_service.queue.base import JobState, RenderQueue
+from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
+
+_LOGGER = logging.getLogger(__name__)
+
+# A failed job stays pollable this long; resubmitting the same request retries at once.
+FAILED_JOB_TTL_S = 600.0
+# Expired cache entries are also dropped lazily on lookup; this sweep removes the ones nobody asks for.
+MAX_PURGE_INTERVAL_S = 3600.0
+
+
+@dataclass
+class _Job:
+    render_id: str
+    status: JobStatus = JobStatus.PENDING
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    record: RenderRecord | None = None
+    error: str | None = None
+    finished_at: float = 0.0
+
+    def state(self) -> JobState:
+        return JobState(self.render_id, self.status, record=self.record, error=self.error)
+
+
+class EmbeddedQueue(RenderQueue):
+    kind = "embedded"
+
+    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+        self._settings = settings
+        self._renderer = renderer
+        self.cache = ResultCache(settings.data_dir / "results", settings.audio_dir, settings.cache_ttl_seconds)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.render_workers), thread_name_prefix="render")
+        self._jobs: dict[str, _Job] = {}
+        self._tasks: set[asyncio.Task] = set()
+        # Render jobs created since start-up (one synthesis each): de-duplication shows here, and tests count it.
+        self.jobs_created = 0
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.cache.load)
+        interval = min(float(self._settings.cache_ttl_seconds), MAX_PURGE_INTERVAL_S)
+        self._spawn(self._purge_periodically(max(interval, 1.0)))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Queued renders are dropped; one already inside Piper cannot be interrupted and finishes on its own.
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, request: RenderRequest, render_id: str, voice_id: str) -> JobState:
+        job = self._jobs.get(render_id)
+        if job is not None and job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+            return job.state()
+        record = self.cache.get(render_id)
+        if record is not None:
+            return JobState(render_id, JobStatus.COMPLETED, record=record, cached=True)
+        self._forget_old_failures()
+        job = _Job(render_id)
+        self._jobs[render_id] = job  # replaces a failed job: resubmitting retries
+        self.jobs_created += 1
+        # The voice this API resolved, so a default-voice change can't make the record's id differ from the job's.
+        self._spawn(self._run(job, request.model_copy(update={"voice_id": voice_id})))
+        return job.state()
+
+    async def state(self, render_id: str) -> JobState | None:
+        job = self._jobs.get(render_id)
+        if job is not None:
+            return job.state()
+        record = self.cache.get(render_id)
+        return JobState(render_id, JobStatus.COMPLETED, record=record) if record is not None else None
+
+    async def wait(self, render_id: str, timeout: float) -> JobState:
+        job = self._jobs.get(render_id)
+        if job is None:
+            return await self.state(render_id) or JobState(render_id, JobStatus.FAILED, error="unknown render id")
+        try:
+            await asyncio.wait_for(job.done.wait(), timeout)
+        except TimeoutError:
+            pass  # still running: the caller reports where to poll; the job goes on
+        return job.state()
+
+    async def pending_jobs(self) -> int:
+        return sum(job.status in (JobStatus.PENDING, JobStatus.PROCESSING) for job in self._jobs.values())
+
+    async def connected(self) -> bool:
+        return True
+
+    async def _run(self, job: _Job, request: RenderRequest) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            job.record = await loop.run_in_executor(self._pool, self._render, job, request)
+        except Exception as error:  # every failure becomes a readable job error; the service stays up
+            job.error = _describe(error)
+            job.status = JobStatus.FAILED
+            unexpected = not isinstance(error, AvatarServiceError)
+            _LOGGER.error("render %s failed: %s", job.render_id, job.error, exc_info=unexpected)
+        else:
+            job.status = JobStatus.COMPLETED
+            # Served from the cache from now on; waiters still hold the job object.
+            if self._jobs.get(job.render_id) is job:
+                del self._jobs[job.render_id]
+        finally:
+            job.finished_at = time.monotonic()
+            job.done.set()
+
+    def _render(self, job: _Job, request: RenderRequest) -> RenderRecord:
+        """Runs on a pool thread: synthesize, write the audio, then the cache record."""
+        job.status = JobStatus.PROCESSING
+        record = self._renderer.render(request, audio_dir=self._settings.audio_dir)
+        if record.render_id != job.render_id:
+            raise RenderFailed(f"the pipeline named the render {record.render_id}, the API expected {job.render_id}")
+        self.cache.put(record)
+        return record
+
+    def _forget_old_failures(self) -> None:
+        cutoff = time.monotonic() - FAILED_JOB_TTL_S
+        for render_id, job in list(self._jobs.items()):
+            if job.status is JobStatus.FAILED and job.finished_at < cutoff:
+                del self._jobs[render_id]
+
+    async def _purge_periodically(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                removed = await asyncio.to_thread(self.cache.purge_expired)
+            except OSError as error:  # a full or read-only disk must not stop the sweeps
+                _LOGGER.warning("cache purge failed: %s", error)
+                continue
+            if removed:
+                _LOGGER.info("cache purge: removed %d expired renders", removed)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _describe(error: Exception) -> str:
+    """A one-line message for clients; tracebacks stay in the server log."""
+    if isinstance(error, AvatarServiceError):
+        return str(error)
+    return f"internal error while rendering ({type(error).__name__}); see the server log"
