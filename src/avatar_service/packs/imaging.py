@@ -1,0 +1,82 @@
+"""Image helpers for pack making: piecewise-affine warps, soft masks, colour picks and small PNGs.
+
+Used only by `pack create`, which needs the [tracking] extra anyway, so OpenCV and matplotlib (both in
+that extra) are imported here at call time.
+"""
+
+import colorsys
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def piecewise_affine_maps(
+    src_points: np.ndarray, dst_points: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sampling maps for a warp that moves each `src_points[i]` to `dst_points[i]`, affine inside each
+    triangle of the destination's Delaunay triangulation. Points outside the hull are left in place,
+    so callers pin the frame border with fixed points."""
+    from matplotlib.tri import LinearTriInterpolator, Triangulation
+
+    triangulation = Triangulation(dst_points[:, 0], dst_points[:, 1])
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    map_x = LinearTriInterpolator(triangulation, src_points[:, 0])(grid_x, grid_y)
+    map_y = LinearTriInterpolator(triangulation, src_points[:, 1])(grid_x, grid_y)
+    return (
+        np.ma.filled(map_x, grid_x).astype(np.float32),
+        np.ma.filled(map_y, grid_y).astype(np.float32),
+    )
+
+
+def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+
+
+def blur(values: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(values, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+
+
+def polygon_mask(points: np.ndarray, width: int, height: int, supersample: int = 4) -> np.ndarray:
+    """Anti-aliased coverage (0..1 float) of a polygon given in pixel coordinates."""
+    from PIL import ImageDraw
+
+    canvas = Image.new("L", (width * supersample, height * supersample), 0)
+    scaled = [(float(x) * supersample, float(y) * supersample) for x, y in points]
+    ImageDraw.Draw(canvas).polygon(scaled, fill=255)
+    small = canvas.resize((width, height), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32) / 255
+
+
+def smoothstep(values: np.ndarray | float) -> np.ndarray:
+    t = np.clip(values, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def median_colour(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median RGB (0..1) of the pixels where `mask` is set."""
+    pixels = image[mask.astype(bool)].reshape(-1, 3)
+    return np.median(pixels, axis=0) / 255.0
+
+
+def hsv_shift(rgb: np.ndarray, saturation: float, value: float) -> np.ndarray:
+    """Keep `rgb`'s hue, set saturation and value (0..1 each)."""
+    hue, _, _ = colorsys.rgb_to_hsv(*rgb)
+    return np.array(colorsys.hsv_to_rgb(hue, saturation, value))
+
+
+def png_bytes(image: np.ndarray, *, palette_colours: int | None = None) -> bytes:
+    """Encode as PNG. With `palette_colours`, quantise first (median cut, Floyd-Steinberg dithering):
+    about half the bytes of true colour, and the dither hides the banding on skin at avatar size."""
+    picture = Image.fromarray(image)
+    if palette_colours:
+        picture = picture.quantize(
+            colors=palette_colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG
+        )
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
