@@ -161,12 +161,13 @@ def vowel_onsets(phones: list[AlignedPhone]) -> list[tuple[float, str]]:
 
 
 def mouth_openings(cues: list[MouthCue]) -> list[tuple[float, str]]:
-    """(time, viseme) where the mouth moves into a vowel shape (AA EE OH OO), or opens one clearly wider."""
+    """(time, viseme) where the mouth visibly moves into a vowel shape (AA EE OH OO): a new shape, or the
+    same one clearly wider or narrower (the r-coloured vowel of "water" narrows the open "a" before it)."""
     openings = []
     for previous, cue in pairwise(cues):
         if cue.viseme not in VOWEL_VISEMES:
             continue
-        if cue.viseme != previous.viseme or cue.weight - previous.weight >= OPENING_STEP:
+        if cue.viseme != previous.viseme or abs(cue.weight - previous.weight) >= OPENING_STEP:
             openings.append((float(cue.t_ms), cue.viseme))
     return openings
 
@@ -184,9 +185,11 @@ def match_in_order(
     is allowed only for −``late_ms`` ≤ difference ≤ ``early_ms`` and ``compatible(i, j)``; among order-keeping
     pairings the one with the least total |difference| wins, an unpaired reference costing more than any
     allowed pair. Candidates may go unused. Dynamic programming, O(references × candidates).
+    A difference costs its size relative to the side's limit (``early_ms`` or ``late_ms``), so an early pair
+    is not passed over for a nearer late one the window tolerates less.
     """
     n, k = len(references), len(candidates)
-    unpaired = early_ms + late_ms
+    unpaired = 2.0  # more than any allowed pair (each costs at most 1)
     cost = np.full((n + 1, k + 1), np.inf)
     cost[0, :] = 0.0
     step = np.zeros((n + 1, k + 1), dtype=np.int8)  # 0 skip candidate, 1 skip reference, 2 pair
@@ -197,7 +200,9 @@ def match_in_order(
             options = [cost[i, j - 1], cost[i - 1, j] + unpaired, np.inf]
             difference = references[i - 1] - candidates[j - 1]
             if -late_ms <= difference <= early_ms and compatible(i - 1, j - 1):
-                options[2] = cost[i - 1, j - 1] + abs(difference)
+                options[2] = cost[i - 1, j - 1] + (
+                    difference / early_ms if difference >= 0 else -difference / late_ms
+                )
             choice = int(np.argmin(options))
             cost[i, j], step[i, j] = options[choice], choice
     result: list[float | None] = [None] * n
@@ -217,8 +222,11 @@ def match_in_order(
 # disagree on reduced vowels ("to" tə vs T UW, "across" ɑ vs AO, "service" ɜ vs ER) and the judgement here is
 # WHEN the mouth moves, not which shape the table picked.
 EXPECTED_VISEMES: dict[str, frozenset[str]] = {
-    **dict.fromkeys(("AA", "AE", "AW", "AY"), frozenset({"AA"})),
-    **dict.fromkeys(("EH", "EY", "IY"), frozenset({"EE"})),
+    **dict.fromkeys(("AA", "AW", "AY"), frozenset({"AA"})),
+    # Open-mid front vowels sit between the open and the spread shape, and the dictionaries disagree on them
+    # ("as" æz vs EH Z; "a" ɐ vs EY): either shape shows them.
+    **dict.fromkeys(("AE", "EH", "EY"), frozenset({"AA", "EE"})),
+    "IY": frozenset({"EE"}),
     **dict.fromkeys(("AO", "OW", "OY"), frozenset({"OH", "AA", "OO"})),
     **dict.fromkeys(("UH", "UW"), frozenset({"OO", "AA", "EE"})),
     **dict.fromkeys(("AH", "IH", "ER"), frozenset(VOWEL_VISEMES)),

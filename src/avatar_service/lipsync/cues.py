@@ -1,19 +1,18 @@
 """Phone spans from one synthesis call → a step timeline of mouth cues.
 
-The steps, each a pure function over plain lists:
-1. ``_segments``: fold Piper's non-phone tokens into phones (stress marks into the next phone, length marks
-   and other modifier letters into the previous one, half of each word gap to either side so word gaps never
-   close the mouth) and turn
-   punctuation and sentence edges into pauses.
-2. ``_apply_silences``: any stretch where the audio itself is silent for ≥ 150 ms becomes a pause too.
-3. ``_shape``: phone → viseme and weight (see ``visemes``), coarticulated consonants borrow the next vowel's
-   shape, weights scaled by how loud the phone is.
-4. ``_merge`` and ``_remove_flicker``: join equal neighbours; no shape shorter than 60 ms (Rhubarb uses 70 ms),
+The steps, each a pure function over plain lists (docs/pipeline.md explains each choice):
+1. ``_segments``: fold Piper's non-phone tokens into phones (stress marks and ``^`` into the next phone, length
+   marks and other modifiers into the previous one, half of each word gap to either side so word gaps never
+   close the mouth) and turn punctuation and sentence ends into pauses.
+2. ``_apply_silences``: a stretch where the audio itself is silent for ≥ 150 ms becomes a pause too.
+3. ``_shape``: phone → viseme and weight (see ``visemes``); lip-neutral consonants borrow a neighbouring
+   vowel's shape; weights scaled by how loud the phone is.
+4. ``_merge`` and ``_remove_flicker``: join equal neighbours; no shape shorter than 50 ms (Rhubarb uses 70 ms),
    bilabial closures held at least 40 ms (Rhubarb: 40–120 ms); a short shape borrows time from its
    neighbours before it is ever dropped.
 5. Shift everything ``ANTICIPATION_MS`` earlier: lips move before the sound, and a mouth slightly early is
    far less noticeable than one late (ITU-R BT.1359: sound lagging picture is tolerated up to 125 ms,
-   leading only 45 ms). The value is the one ``bench/lipsync_accuracy.py`` measured best.
+   leading only 45 ms).
 """
 
 from dataclasses import dataclass, replace
@@ -24,14 +23,17 @@ from avatar_service.lipsync import visemes
 from avatar_service.schemas import MouthCue
 from avatar_service.tts import Speech
 
-# Measured by bench/lipsync_accuracy.py: the stress-mark slot (folded into the vowel) and coarticulated
-# consonants already put vowel shapes ~20 ms ahead of a pocketsphinx alignment of the audio; 30 ms on top keeps
-# the best openness/loudness lag at 0..+30 ms of mouth lead on every text at speeds 0.7-1.5, while 40 only adds
-# early onset error (median |error| +5 ms, more vowels over 125 ms early).
+# Measured by bench/lipsync_accuracy.py against a forced alignment of the produced audio: with 30 ms the
+# mouth leads by a median ~20 ms and the openness/loudness lag is +10..+20 ms; 20 ms put the lag at 0 on some
+# texts, 40-45 ms pushed more vowel onsets out of the window than they brought in.
 ANTICIPATION_MS = 30.0
-MIN_SHAPE_MS = 60.0
+# 50 ms is the promise (no flicker); 1 ms more survives rounding cue times to whole milliseconds.
+MIN_SHAPE_MS = 51.0
 MIN_CLOSURE_MS = 40.0
+# Same-viseme neighbours whose weights differ by this much stay separate cues (a visible opening).
+SAME_SHAPE_WEIGHT_STEP = 0.25
 MIN_SILENCE_MS = 150.0
+SOFT_ONSET_MS = 100.0
 ENVELOPE_FRAME_MS = 10.0
 # A frame is silent below this fraction of the loud (95th percentile) level: about −32 dB.
 SILENCE_RATIO = 0.025
@@ -57,7 +59,7 @@ class Segment:
 
 
 def mouth_cues(speech: Speech) -> list[MouthCue]:
-    """The cue timeline for ``speech``: first cue at 0, a REST at the end, no shape shorter than 60 ms."""
+    """The cue timeline for ``speech``: first cue at 0, a REST at the end, no shape shorter than 50 ms."""
     envelope = loudness_envelope(speech.samples, speech.sample_rate)
     segments = _segments(speech)
     segments = _apply_silences(segments, envelope)
@@ -79,12 +81,14 @@ def loudness_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 def _segments(speech: Speech) -> list[Segment]:
     to_ms = 1000.0 / speech.sample_rate
     segments: list[Segment] = []
-    carry_ms = 0.0  # time owed to the next phone (stress marks, the second half of a word gap)
+    carry_ms = 0.0  # time owed to the next phone (stress marks, ^, the second half of a word gap)
     for span in speech.phones:
         start = span.start_sample * to_ms
         end = (span.start_sample + span.num_samples) * to_ms
         token = span.phone
-        if token in visemes.STRESS_MARKS:
+        if token in visemes.STRESS_MARKS or token == visemes.UTTERANCE_START:
+            # Measured against a forced alignment, a stressed vowel's sound begins in its stress mark's
+            # slot, and a sentence's first sound within the ^ slot: both belong to the next phone.
             carry_ms += end - start
         elif visemes.is_modifier(token) and segments and not segments[-1].is_pause:
             segments[-1] = replace(segments[-1], end_ms=end)
@@ -125,8 +129,13 @@ def _silent_intervals(envelope: np.ndarray) -> list[tuple[float, float]]:
 
 
 def _apply_silences(segments: list[Segment], envelope: np.ndarray) -> list[Segment]:
-    """Cut audible-silence intervals out of phone segments and mark them as pauses."""
-    for silence_start, silence_end in _silent_intervals(envelope):
+    """Mark stretches of audible silence inside phone segments as pauses.
+
+    The last ``SOFT_ONSET_MS`` of each silence are left alone: soft onsets (a quiet ð, a breathy vowel) stay
+    under the threshold for a while, and cutting them would open the mouth late.
+    """
+    for silence_start, sound_start in _silent_intervals(envelope):
+        silence_end = sound_start - SOFT_ONSET_MS
         result: list[Segment] = []
         for segment in segments:
             if segment.is_pause or segment.end_ms <= silence_start or segment.start_ms >= silence_end:
@@ -165,14 +174,20 @@ def _shape(segments: list[Segment], envelope: np.ndarray) -> list[Segment]:
 
 
 def _nearest_vowel_shape(segments: list[Segment], index: int) -> visemes.Shape:
-    """The next vowel in the same stretch of speech (anticipation), else the previous one, else REST."""
-    for step in (1, -1):
-        cursor = index + step
-        while 0 <= cursor < len(segments) and not segments[cursor].is_pause:
-            phone = segments[cursor].phone
-            if visemes.is_vowel(phone):
-                return visemes.shape_of(phone)
-            cursor += step
+    """The shape a lip-neutral consonant borrows.
+
+    Only a consonant right before a vowel anticipates it (the lips start forming the vowel during that
+    consonant); any other keeps the previous vowel's shape, so in "and leave" the n and d do not jump ahead
+    to the EE of "leave". At the start of a stretch of speech, consonants before that one stay at rest.
+    """
+    following = segments[index + 1] if index + 1 < len(segments) else None
+    if following is not None and not following.is_pause and visemes.is_vowel(following.phone):
+        return visemes.shape_of(following.phone)
+    cursor = index - 1
+    while cursor >= 0 and not segments[cursor].is_pause:
+        if visemes.is_vowel(segments[cursor].phone):
+            return visemes.shape_of(segments[cursor].phone)
+        cursor -= 1
     return visemes.Shape("REST", 0.0)
 
 
@@ -184,13 +199,22 @@ def _mean_level(envelope: np.ndarray, segment: Segment) -> float:
 
 
 def _merge(segments: list[Segment]) -> list[Segment]:
-    """Join neighbours showing the same shape; the stronger weight wins."""
+    """Join neighbours showing the same shape at a similar weight.
+
+    A clear step in weight stays a cue of its own: in "says" the s (EE 0.3) and the vowel (EE 0.8) share a
+    viseme, and merging them would hide the moment the vowel opens the mouth.
+    """
     merged: list[Segment] = []
     for segment in segments:
         if segment.duration_ms <= 0:
             continue
-        if merged and merged[-1].viseme == segment.viseme and merged[-1].is_pause == segment.is_pause:
-            previous = merged[-1]
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and previous.viseme == segment.viseme
+            and previous.is_pause == segment.is_pause
+            and abs(previous.weight - segment.weight) < SAME_SHAPE_WEIGHT_STEP
+        ):
             merged[-1] = replace(
                 previous, end_ms=segment.end_ms, weight=max(previous.weight, segment.weight)
             )
@@ -249,6 +273,7 @@ def _borrow(segments: list[Segment], index: int) -> bool:
 
 
 def _absorb(segments: list[Segment], index: int) -> list[Segment]:
+    """Merge a too-short shape with a speaking neighbour; a vowel's shape outlives a consonant's."""
     segment = segments[index]
     speaking = [
         n for n in (index - 1, index + 1) if 0 <= n < len(segments) and not segments[n].is_pause
@@ -257,10 +282,13 @@ def _absorb(segments: list[Segment], index: int) -> list[Segment]:
         # Too short to show and nothing to lend time (a whole text of one tiny sound): keep the mouth closed.
         segments[index] = replace(segment, viseme="REST", weight=0.0)
         return _merge(segments)
-    neighbour = max(speaking, key=lambda n: segments[n].duration_ms)
+    # Prefer swallowing a consonant neighbour, then the longer one.
+    neighbour = max(
+        speaking, key=lambda n: (not visemes.is_vowel(segments[n].phone), segments[n].duration_ms)
+    )
     first, second = sorted((index, neighbour))
     a, b = segments[first], segments[second]
-    winner = a if a.weight * a.duration_ms >= b.weight * b.duration_ms else b
+    winner = max((a, b), key=lambda s: (visemes.is_vowel(s.phone), s.weight * s.duration_ms))
     segments[first:second + 1] = [replace(winner, start_ms=a.start_ms, end_ms=b.end_ms)]
     return _merge(segments)
 
@@ -289,7 +317,7 @@ def _drop_short_after_rounding(cues: list[MouthCue]) -> list[MouthCue]:
         if (
             cue.viseme != "REST"
             and following is not None
-            and following - cue.t_ms < MIN_SHAPE_MS - 10
+            and following - cue.t_ms < MIN_SHAPE_MS - 1
             and index > 0
         ):
             continue

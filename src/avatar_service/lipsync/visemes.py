@@ -14,7 +14,8 @@ shape of the nearest vowel at a reduced weight, because the lips are already mov
 | ɐ                              | AA     | 0.65   | reduced "a"                                  |
 | ə ɜ ɘ ɵ                        | AA     | 0.45   | schwa-like: half open                        |
 | i y                            | EE     | 0.9    | close front: lips spread                     |
-| e ɛ ø œ                        | EE     | 0.8    | mid front                                    |
+| e ø œ                          | EE     | 0.8    | mid front                                    |
+| ɛ                              | AA     | 0.7    | open-mid: the jaw drops more than for e      |
 | ɪ ᵻ ɨ ʏ                        | EE     | 0.65   | lax front                                    |
 | j ɥ                            | EE     | 0.55   | glides toward i                              |
 | ɔ                              | OH     | 1.0    | open rounded                                 |
@@ -29,7 +30,8 @@ shape of the nearest vowel at a reduced weight, because the lips are already mov
 | θ ð                            | TH     | 1.0    | dentals                                      |
 | p b m ɸ β                      | REST   | 0.0    | bilabials close the mouth                    |
 | s z ts dz                      | EE     | 0.3    | teeth together, lips slightly spread         |
-| t d n l ɾ k ɡ g ŋ h ɦ x ç ʔ …  | (next vowel) | ×0.5 | coarticulated                           |
+| t d n l ɾ k ɡ g ŋ h ɦ x ç ʔ …  | (vowel) | ×0.4 | coarticulated: the next vowel's shape right |
+|                                |        |        | before it, else the previous vowel's         |
 
 Any other letter-like symbol is treated as a coarticulated consonant, so no language's phones can fail.
 """
@@ -45,7 +47,7 @@ class Shape:
 
 
 # Marker for consonants that borrow the shape of the neighbouring vowel.
-COARTICULATED = Shape("*", 0.5)
+COARTICULATED = Shape("*", 0.4)
 
 _TABLE: dict[str, Shape] = {}
 
@@ -61,7 +63,8 @@ _add("ʌ ɒ", "AA", 0.8)
 _add("ɐ", "AA", 0.65)
 _add("ə ɜ ɘ ɵ", "AA", 0.45)
 _add("i y", "EE", 0.9)
-_add("e ɛ ø œ", "EE", 0.8)
+_add("e ø œ", "EE", 0.8)
+_add("ɛ", "AA", 0.7)
 _add("ɪ ᵻ ɨ ʏ", "EE", 0.65)
 _add("j ɥ", "EE", 0.55)
 _add("ɔ", "OH", 1.0)
@@ -84,6 +87,7 @@ BILABIALS = frozenset("p b m ɸ β".split())
 STRESS_MARKS = frozenset("ˈˌ")
 LENGTH_MARKS = frozenset("ːˑ")
 WORD_GAP = " "
+UTTERANCE_START = "^"
 SILENT_TOKENS = frozenset("^$_")
 
 
