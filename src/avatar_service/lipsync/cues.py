@@ -310,17 +310,15 @@ def _to_cues(segments: list[Segment], duration_ms: int) -> list[MouthCue]:
 
 
 def _drop_short_after_rounding(cues: list[MouthCue]) -> list[MouthCue]:
-    """Clamping the first cues at 0 can squeeze one shape; fold it into the next rather than flicker."""
+    """Clamping the first cues at 0 can squeeze a shape: let the next one take over rather than flicker
+    (the very first cue stays at 0, as a rest)."""
     result: list[MouthCue] = []
     for index, cue in enumerate(cues):
         following = cues[index + 1].t_ms if index + 1 < len(cues) else None
-        if (
-            cue.viseme != "REST"
-            and following is not None
-            and following - cue.t_ms < MIN_SHAPE_MS - 1
-            and index > 0
-        ):
-            continue
+        if cue.viseme != "REST" and following is not None and following - cue.t_ms < MIN_SHAPE_MS - 1:
+            if index > 0:
+                continue
+            cue = MouthCue(t_ms=0, viseme="REST", weight=0.0)
         if result and (result[-1].viseme, result[-1].weight) == (cue.viseme, cue.weight):
             continue
         result.append(cue)
