@@ -35,10 +35,13 @@ def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
-def blur(values: np.ndarray, sigma: float) -> np.ndarray:
+def blur(values: np.ndarray, sigma: float, sigma_y: float | None = None) -> np.ndarray:
+    """Gaussian blur; `sigma_y` (default `sigma`) makes it anisotropic."""
     import cv2
 
-    return cv2.GaussianBlur(values, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(
+        values, (0, 0), sigmaX=sigma, sigmaY=sigma if sigma_y is None else sigma_y, borderType=cv2.BORDER_REPLICATE
+    )
 
 
 def polygon_mask(points: np.ndarray, width: int, height: int, supersample: int = 4) -> np.ndarray:
@@ -63,10 +66,11 @@ def median_colour(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.median(pixels, axis=0) / 255.0
 
 
-def hsv_shift(rgb: np.ndarray, saturation: float, value: float) -> np.ndarray:
-    """Keep `rgb`'s hue, set saturation and value (0..1 each)."""
+def hsv_shift(rgb: np.ndarray, saturation: float, value: float, hue_shift: float = 0.0) -> np.ndarray:
+    """Keep `rgb`'s hue (turned by `hue_shift`, a fraction of the colour wheel), set saturation and value
+    (0..1 each)."""
     hue, _, _ = colorsys.rgb_to_hsv(*rgb)
-    return np.array(colorsys.hsv_to_rgb(hue, saturation, value))
+    return np.array(colorsys.hsv_to_rgb((hue + hue_shift) % 1.0, saturation, value))
 
 
 def png_bytes(image: np.ndarray, *, palette_colours: int | None = None) -> bytes:

@@ -31,10 +31,10 @@ class MouthShape:
 
 SHAPES: dict[str, MouthShape] = {
     "REST": MouthShape(),
-    "AA": MouthShape(jaw=0.30, lift=0.03, teeth=0.075, tongue="floor", roundness=0.8),
+    "AA": MouthShape(jaw=0.30, lift=0.03, teeth=0.10, tongue="floor", roundness=0.8),
     "EE": MouthShape(jaw=0.075, lift=0.035, spread=0.12, teeth=0.065, lower_teeth=0.03),
-    "OH": MouthShape(jaw=0.22, lift=0.02, spread=-0.12, pucker=0.5, teeth=0.05, tongue="floor", roundness=1.5),
-    "OO": MouthShape(jaw=0.07, spread=-0.22, pucker=1.0, roundness=2.2, teeth=0.02),
+    "OH": MouthShape(jaw=0.22, lift=0.02, spread=-0.12, pucker=0.5, teeth=0.05, tongue="floor", roundness=2.5),
+    "OO": MouthShape(jaw=0.14, spread=-0.22, pucker=1.0, roundness=12.0, teeth=0.02),
     "FF": MouthShape(lift=0.05, tuck=1.0, teeth=0.06),
     "TH": MouthShape(jaw=0.10, lift=0.02, teeth=0.045, lower_teeth=0.02, tongue="tip"),
 }
@@ -46,6 +46,34 @@ JAW_SIDE_START, JAW_SIDE_WIDTH = 0.45, 0.5
 SKIN_FOLLOW_SIGMA = 0.12  # how far lip moves drag the skin around them
 MIN_LIP_GAP_PX = 0.5  # closed lips stay a hair apart so the warp's triangles never collapse
 RING_MARGIN = (0.12, 0.10)  # fixed ring inset as a fraction of the frame width, height
+# Smoothing of the warp away from the lips, in mouth widths: wide enough to blur the warp's triangle
+# kinks into one smooth stretch, while within LIP_ZONE of the lips the exact warp keeps their shape.
+WARP_SMOOTH_SIGMA = 0.12
+LIP_ZONE_SIGMA = 0.06
+
+# The painted interior (HSV values 0..1; lengths in mouth widths unless named _PX).
+CAVITY_BACK_VALUE = 0.05  # the throat: near black, warm
+CAVITY_LIT_VALUE = 0.24  # the floor and inner cheeks where light from the front reaches
+CAVITY_FLOOR_LIGHT = 0.8  # how far the floor brightens toward CAVITY_LIT_VALUE
+CORNER_SHADOW = 0.6  # the corners lead back into the cheeks: darker
+# Teeth: the skin's hue turned toward ivory, lightly saturated. Less looked blue-white beside warm skin,
+# more (or the skin's own hue) looked like a pink gum.
+TEETH_SATURATION = 0.26
+TEETH_HUE_SHIFT = 0.04
+UPPER_LIP_SHADOW = 0.35  # the upper lip shades the top of the teeth
+LOWER_TEETH_SHADE = 0.7
+TOOTH_GAPS = (0.0, -0.17, 0.17, -0.3, 0.3)  # between the incisors and canines (~8.5 and ~6.5 mm wide)
+TONGUE_SATURATION = 0.5
+TONGUE_HUE_SHIFT = -0.03
+TONGUE_RISE = 0.4  # of the opening's height in the middle
+TONGUE_HALF_SPAN = 0.4
+LIP_RIM_PX = 2.0
+PAINT_SOFTNESS_PX = 0.7
+EDGE_FEATHER_PX = 0.9
+LIP_EDGE_BAND_PX = 2.0
+# The displacement fades to zero over this distance (mouth widths) inside the ring, instead of stopping
+# dead at it: the dropped chin then compresses the neck shadow gradually rather than in a hard crease.
+RING_FADE = 0.3
 
 
 @dataclass
@@ -208,9 +236,41 @@ def _gap_points(
     return np.array(src).reshape(-1, 2), np.array(dst).reshape(-1, 2)
 
 
+def warp_maps(points: np.ndarray, shape: MouthShape, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Sampling maps (canvas coordinates) for the mouth frame `box`. The piecewise-affine warp places the
+    lips exactly; away from them its displacement is low-passed, because its kinks along triangle edges
+    showed as jagged chin contours and stretched bands of skin, then faded smoothly to zero at the fixed
+    ring so the jaw's drop spreads over the whole frame instead of a thin band under the chin."""
+    left, top, width, height = box
+    src, dst = warp_targets(points, shape, box)
+    # Triangulate in frame coordinates: only the frame's pixels are ever sampled.
+    map_x, map_y = imaging.piecewise_affine_maps(src - (left, top), dst - (left, top), width, height)
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    displacement = np.stack([map_x - grid_x, map_y - grid_y], axis=-1)
+    geometry = MouthGeometry(points)
+    smooth = imaging.blur(displacement, WARP_SMOOTH_SIGMA * geometry.width)
+    lips = lip_targets(points, shape)
+    outline = geometry.to_image(np.array([lips[i] for i in lm.OUTER_LIP_UPPER + lm.OUTER_LIP_LOWER[::-1]]))
+    near_lips = imaging.polygon_mask(outline - (left, top), width, height)
+    near_lips = np.clip(imaging.blur(near_lips, LIP_ZONE_SIGMA * geometry.width) * 2, 0, 1)[..., None]
+    displacement = near_lips * displacement + (1 - near_lips) * smooth
+    displacement *= _ring_fade(width, height, fade_px=RING_FADE * geometry.width)[..., None]
+    return grid_x + left + displacement[..., 0], grid_y + top + displacement[..., 1]
+
+
+def _ring_fade(width: int, height: int, fade_px: float) -> np.ndarray:
+    """Per pixel of the frame: 0 on and outside the fixed ring, rising smoothly to 1 `fade_px` inside it."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    mx, my = RING_MARGIN[0] * width, RING_MARGIN[1] * height
+    inside = np.minimum.reduce([xs - mx, width - 1 - mx - xs, ys - my, height - 1 - my - ys])
+    return imaging.smoothstep(inside / max(fade_px, 1.0))
+
+
 @dataclass(frozen=True)
 class MouthColours:
-    cavity: np.ndarray
+    cavity_back: np.ndarray  # the throat and the shadow under the upper teeth
+    cavity_lit: np.ndarray  # the floor of the mouth and inner cheeks where light from the front reaches
+    lip_inside: np.ndarray  # the wet inner rim of the lower lip
     teeth: np.ndarray
     tongue: np.ndarray
     grain: float  # standard deviation of the photo's fine texture, 0..1
@@ -231,12 +291,18 @@ def sample_colours(portrait: np.ndarray, points: np.ndarray) -> MouthColours:
     _, lip_s, lip_v = _hsv(lip)
     _, _, skin_v = _hsv(skin)
     grey = portrait[skin_mask].mean(axis=1) / 255
+    saturated = min(0.8, lip_s * 1.1 + 0.15)
     return MouthColours(
-        cavity=imaging.hsv_shift(lip, min(0.8, lip_s * 1.1 + 0.15), 0.17),
-        # Teeth keep a trace of the skin's hue: neutral grey or pure white looked pasted on.
-        # Warmer than a plain tint: next to skin, low-saturation teeth read as blue-grey.
-        teeth=imaging.hsv_shift(skin, 0.3, float(np.clip(skin_v * 0.95, 0.5, 0.8))),
-        tongue=imaging.hsv_shift(lip, min(0.75, lip_s * 1.05), lip_v * 0.8),
+        cavity_back=imaging.hsv_shift(lip, saturated, CAVITY_BACK_VALUE),
+        cavity_lit=imaging.hsv_shift(lip, saturated, CAVITY_LIT_VALUE),
+        lip_inside=imaging.hsv_shift(lip, saturated, lip_v * 0.55),
+        # Teeth keep a trace of the skin's hue: neutral grey or pure white looked pasted on
+        # (shared/notes/field-facts.md); no brighter than the lit skin, or they glow.
+        teeth=imaging.hsv_shift(
+            skin, TEETH_SATURATION, float(np.clip(skin_v * 0.97, 0.5, 0.85)), hue_shift=TEETH_HUE_SHIFT
+        ),
+        # A tongue in the mouth's shade: pinker than the lips (the lips' own hue looked orange), darker.
+        tongue=imaging.hsv_shift(lip, TONGUE_SATURATION, lip_v * 0.8, hue_shift=TONGUE_HUE_SHIFT),
         grain=float(np.clip(0.5 * np.std(grey - grey.mean()), 0.003, 0.012)),
     )
 
@@ -247,58 +313,134 @@ def _hsv(rgb: np.ndarray) -> tuple[float, float, float]:
     return colorsys.rgb_to_hsv(*rgb)
 
 
+@dataclass(frozen=True)
+class Opening:
+    """The opened mouth on a frame's pixel grid, in mouth units: per pixel its position (x, y), the upper
+    and lower inner lip edges in its column, the opening's `height` there and its depth `s` from the
+    upper edge (0) to the lower one (1)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    px: float  # one canvas pixel in mouth units
+
+    @property
+    def height(self) -> np.ndarray:
+        return np.clip(self.lower - self.upper, 0, None)
+
+    @property
+    def s(self) -> np.ndarray:
+        return np.clip((self.y - self.upper) / np.maximum(self.height, self.px), 0, 1)
+
+
 def paint_interior(
     frame: np.ndarray, points: np.ndarray, targets: dict[int, np.ndarray], shape: MouthShape,
     colours: MouthColours, box: tuple[int, int, int, int], seed: int,
 ) -> np.ndarray:
-    """Paint the open mouth (cavity, teeth, tongue) between the warped inner lip edges."""
+    """Paint the open mouth between the warped inner lip edges: a dark cavity lit from the front, the
+    tongue, lower and upper teeth, a tongue tip for TH, each with soft edges and the photo's grain."""
     left, top, width, height = box
     geometry = MouthGeometry(points)
     upper_ring = np.array([targets[i] for i in lm.INNER_LIP_UPPER])
     lower_ring = np.array([targets[i] for i in lm.INNER_LIP_LOWER])
     polygon = geometry.to_image(np.concatenate([upper_ring, lower_ring[::-1]])) - (left, top)
     cover = imaging.polygon_mask(polygon, width, height)
-    if shape.tongue == "tip":
-        cover = np.maximum(cover, _tongue_tip(geometry, upper_ring, lower_ring, shape, box))
+    tip = _tongue_tip(geometry, upper_ring, lower_ring, shape, box) if shape.tongue == "tip" else None
+    if tip is not None:
+        cover = np.maximum(cover, tip)
     if cover.max() == 0:
         return frame
     grid = np.stack(np.meshgrid(np.arange(width) + left + 0.5, np.arange(height) + top + 0.5), axis=-1)
     local = geometry.to_local(grid)
     x, y = local[..., 0], local[..., 1]
-    px = 1 / geometry.width  # one canvas pixel in mouth units
-    upper = np.interp(x, upper_ring[:, 0], upper_ring[:, 1])
-    lower = np.interp(x, lower_ring[:, 0], lower_ring[:, 1])
-    opening = np.clip(lower - upper, 0, None)
-
-    # Cavity: darkest in the middle, a touch lighter near the lips that light bounces off.
-    depth = np.clip(np.minimum(y - upper, lower - y) / np.maximum(opening / 2, px), 0, 1)
-    paint = colours.cavity * (1.3 - 0.4 * depth)[..., None]
+    mouth = Opening(
+        x=x, y=y, px=1 / geometry.width,
+        upper=np.interp(x, upper_ring[:, 0], upper_ring[:, 1]),
+        lower=np.interp(x, lower_ring[:, 0], lower_ring[:, 1]),
+    )
+    paint = _cavity(mouth, colours, half_width=float(np.abs(upper_ring[:, 0]).max()))
     if shape.tongue == "floor":
-        # A low mound, highest in the middle, fading into the dark at the sides.
-        tongue_top = lower - 0.35 * opening * _arch(x, 0.3)
-        tongue = imaging.smoothstep((y - tongue_top) / np.maximum(0.2 * opening, px)) * _arch(x, 0.3)
-        shade = 0.75 + 0.25 * imaging.smoothstep((y - tongue_top) / np.maximum(0.3 * opening, px))
-        paint = _over(paint, colours.tongue * shade[..., None], tongue)
+        paint = _over(paint, *_tongue_floor(mouth, colours))
     if shape.lower_teeth:
-        band = np.minimum(shape.lower_teeth, 0.4 * opening) * _arch(x, 0.32)
-        lower_teeth = imaging.smoothstep((y - (lower - band)) / px) * (band > px)
-        paint = _over(paint, colours.teeth * (0.8 * _side_shade(x))[..., None], lower_teeth)
-    if shape.tongue == "tip":
-        tip = _tongue_tip(geometry, upper_ring, lower_ring, shape, box)
-        shade = 0.85 + 0.15 * imaging.smoothstep((y - upper) / np.maximum(opening, px))
-        paint = _over(paint, colours.tongue * 1.1 * shade[..., None], tip)
+        paint = _over(paint, *_lower_teeth(mouth, shape, colours))
+    paint = _over(paint, *_lower_lip_rim(mouth, colours))
+    if tip is not None:
+        paint = _over(paint, *_shaded_tip(mouth, tip, colours))
     if shape.teeth:
-        band = np.minimum(shape.teeth, 0.6 * np.maximum(opening, shape.teeth * shape.tuck)) * _arch(x, 0.36)
-        teeth = imaging.smoothstep((upper + band - y) / px) * imaging.smoothstep((y - upper) / px + 1) * (band > px)
-        under_lip = 0.55 + 0.45 * imaging.smoothstep((y - upper) / (4 * px))
-        gaps = 1 - 0.22 * sum(np.exp(-(((x - g) / (0.7 * px)) ** 2)) for g in (0.0, -0.17, 0.17, -0.3, 0.3))
-        tooth = colours.teeth * (_side_shade(x) * under_lip * gaps)[..., None]
-        paint = _over(paint, tooth, teeth)
-    paint = imaging.blur(paint.astype(np.float32), 0.8)
-    cover = imaging.blur(cover.astype(np.float32), 0.6)
+        paint = _over(paint, *_upper_teeth(mouth, shape, colours))
+    # Blur like the photo's own softness, then feather the lip edges so no polygon edge shows.
+    paint = imaging.blur(paint.astype(np.float32), PAINT_SOFTNESS_PX)
     paint *= 1 + np.random.default_rng(seed).normal(0, colours.grain / 0.5, paint.shape[:2])[..., None]
     paint = np.clip(paint, 0, 1) * 255
-    return (frame * (1 - cover[..., None]) + paint * cover[..., None]).round().astype(np.uint8)
+    cover = imaging.blur(cover.astype(np.float32), EDGE_FEATHER_PX)
+    return _over(_soft_lip_edges(frame, cover), paint, cover).round().astype(np.uint8)
+
+
+def _soft_lip_edges(frame: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    """The warp stretches the photo's lip line (crease, highlights) along the new inner lip edges, which
+    read as a torn edge; soften the lips in a thin band around the opening."""
+    band = np.clip(imaging.blur(cover, LIP_EDGE_BAND_PX) * 3, 0, 1)
+    softened = imaging.blur(frame.astype(np.float32), LIP_EDGE_BAND_PX / 2)
+    return _over(frame.astype(np.float32), softened, band)
+
+
+def _cavity(mouth: Opening, colours: MouthColours, half_width: float) -> np.ndarray:
+    """Darkest under the upper teeth and deep in the corners; light from the front reaches the floor."""
+    lit = CAVITY_FLOOR_LIGHT * imaging.smoothstep((mouth.s - 0.35) / 0.65)
+    corners = 1 - CORNER_SHADOW * imaging.smoothstep((np.abs(mouth.x) / max(half_width, mouth.px) - 0.5) / 0.5)
+    return _mix(colours.cavity_back, colours.cavity_lit, lit) * corners[..., None]
+
+
+def _tongue_floor(mouth: Opening, colours: MouthColours) -> tuple[np.ndarray, np.ndarray]:
+    """A low mound across the middle of the floor; its top is further back, so darker than its front."""
+    rise = TONGUE_RISE * mouth.height * np.sqrt(_arch(mouth.x, TONGUE_HALF_SPAN))  # a flat-topped mound
+    tongue_top = mouth.lower - rise
+    below_top = (mouth.y - tongue_top) / np.maximum(rise, mouth.px)
+    alpha = imaging.smoothstep(below_top / 0.3) * (rise > mouth.px)
+    shade = 0.45 + 0.55 * imaging.smoothstep(below_top)
+    return colours.tongue * shade[..., None], alpha
+
+
+def _lower_teeth(mouth: Opening, shape: MouthShape, colours: MouthColours) -> tuple[np.ndarray, np.ndarray]:
+    """Lower incisors peeking over the lower lip, in the upper teeth's shadow."""
+    band = np.minimum(shape.lower_teeth, 0.4 * mouth.height) * _arch(mouth.x, 0.32)
+    alpha = imaging.smoothstep((mouth.y - (mouth.lower - band)) / mouth.px + 0.5) * (band > mouth.px)
+    return colours.teeth * (LOWER_TEETH_SHADE * _side_shade(mouth.x))[..., None], alpha
+
+
+def _lower_lip_rim(mouth: Opening, colours: MouthColours) -> tuple[np.ndarray, np.ndarray]:
+    """The wet inside of the lower lip: a thin darker-lip band that eases the lip into the cavity."""
+    alpha = imaging.smoothstep(1 - (mouth.lower - mouth.y) / (LIP_RIM_PX * mouth.px)) * (mouth.height > mouth.px)
+    return np.broadcast_to(colours.lip_inside, mouth.x.shape + (3,)), alpha
+
+
+def _upper_teeth(mouth: Opening, shape: MouthShape, colours: MouthColours) -> tuple[np.ndarray, np.ndarray]:
+    """The upper incisors hanging from the upper lip: shadowed by it at the top, slightly translucent at
+    the biting edge, darker further back in the arch, with faint gaps between the teeth."""
+    # Most of a small opening shows teeth; for FF they reach down onto the tucked lower lip.
+    share = 0.6 + 0.4 * shape.tuck
+    band = np.minimum(shape.teeth, share * mouth.height) * _arch(mouth.x, 0.36)
+    below_lip = mouth.y - mouth.upper
+    alpha = imaging.smoothstep((band - below_lip) / mouth.px + 0.5) * imaging.smoothstep(below_lip / mouth.px + 1)
+    alpha *= band > mouth.px
+    lip_shadow = 1 - UPPER_LIP_SHADOW * (1 - imaging.smoothstep(below_lip / np.maximum(0.45 * band, mouth.px)))
+    biting_edge = 1 - 0.12 * imaging.smoothstep((below_lip - band) / (2 * mouth.px) + 1)
+    gaps = 1 - 0.15 * sum(np.exp(-(((mouth.x - g) / (0.6 * mouth.px)) ** 2)) for g in TOOTH_GAPS)
+    shade = _side_shade(mouth.x) * lip_shadow * biting_edge * gaps
+    return colours.teeth * shade[..., None], alpha
+
+
+def _shaded_tip(mouth: Opening, tip: np.ndarray, colours: MouthColours) -> tuple[np.ndarray, np.ndarray]:
+    """The tongue tip between the teeth, rounded: lit in the middle, darker toward its edges."""
+    rounding = imaging.blur(tip.astype(np.float32), 1.5)
+    under_teeth = 0.7 + 0.3 * mouth.s  # the upper teeth shade the top of the tip
+    # In front of the teeth the tip catches the light the tongue inside the mouth does not.
+    return colours.tongue * ((0.7 + 0.55 * rounding) * under_teeth)[..., None], imaging.blur(tip, 0.6)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return a * (1 - t[..., None]) + b * t[..., None]
 
 
 def _over(below: np.ndarray, above: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -324,7 +466,7 @@ def _tongue_tip(
     upper = float(np.interp(0.0, upper_ring[:, 0], upper_ring[:, 1]))
     lower = float(np.interp(0.0, lower_ring[:, 0], lower_ring[:, 1]))
     centre = np.array([0.0, (upper + shape.teeth * 0.6 + lower + 0.02) / 2])
-    radii = np.array([0.17, max((lower + 0.02 - upper - shape.teeth * 0.6) / 2, 0.01)])
+    radii = np.array([0.14, max((lower + 0.02 - upper - shape.teeth * 0.6) / 2, 0.01)])
     angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)
     outline = centre + radii * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
     return imaging.polygon_mask(geometry.to_image(outline) - (left, top), width, height)
@@ -332,18 +474,15 @@ def _tongue_tip(
 
 def make_mouth_sprites(portrait: np.ndarray, points: np.ndarray) -> MouthSprites:
     """All seven frames (VISEMES order) and their shared feather mask."""
-    canvas = (portrait.shape[1], portrait.shape[0])
-    box = mouth_box(points, canvas)
+    box = mouth_box(points, (portrait.shape[1], portrait.shape[0]))
     left, top, width, height = box
     colours = sample_colours(portrait, points)
     base = portrait[top : top + height, left : left + width]
     frames = []
     for seed, viseme in enumerate(VISEMES):
         shape = SHAPES[viseme]
-        src, dst = warp_targets(points, shape, box)
-        map_x, map_y = imaging.piecewise_affine_maps(src, dst, canvas[0], canvas[1])
-        window = (slice(top, top + height), slice(left, left + width))
-        warped = imaging.remap(portrait, map_x[window], map_y[window])
+        map_x, map_y = warp_maps(points, shape, box)
+        warped = imaging.remap(portrait, map_x, map_y)
         frames.append(paint_interior(warped, points, lip_targets(points, shape), shape, colours, box, seed))
     changed = np.zeros((height, width), np.float32)
     for frame in frames:
@@ -359,8 +498,5 @@ def feather(changed: np.ndarray, box: tuple[int, int, int, int], sigma: float) -
     _, _, width, height = box
     grown = imaging.blur(changed, sigma) > 0.02
     soft = np.clip(imaging.blur(grown.astype(np.float32), sigma) * 2, 0, 1)
-    ys, xs = np.mgrid[0:height, 0:width]
-    mx, my = RING_MARGIN[0] * width, RING_MARGIN[1] * height
-    inside = np.minimum.reduce([xs - mx, width - 1 - mx - xs, ys - my, height - 1 - my - ys])
-    soft *= imaging.smoothstep(inside / max(sigma, 1))
+    soft *= _ring_fade(width, height, fade_px=sigma)
     return (soft * 255).round().astype(np.uint8)
