@@ -122,3 +122,37 @@ def test_no_face_on_the_reference_is_reported() -> None:
     blank = np.full((64, 64, 3), 90, np.uint8)
     with pytest.raises(UnusableFace, match="still reference image"):
         track_frames([blank], blank)
+
+
+@pytest.mark.tracking
+def test_landmarks_read_from_the_wire_match_the_protobuf_attributes() -> None:
+    from avatar_service.tracking.facemesh import _import_face_mesh, landmark_xy
+
+    _import_face_mesh()
+    from mediapipe.framework.formats.landmark_pb2 import NormalizedLandmarkList
+
+    points = NormalizedLandmarkList()
+    for x, y in ((0.25, 0.5), (0.0, 1.0), (0.731, 0.012)):
+        points.landmark.add(x=x, y=y, z=-0.01)
+    expected = np.array([(p.x, p.y) for p in points.landmark])
+    assert np.array_equal(landmark_xy(points), expected)  # the fixed-size record path
+    points.landmark[1].visibility = 0.9  # another record size: the attribute path
+    assert np.array_equal(landmark_xy(points), expected)
+
+
+def test_prefetched_frames_arrive_in_order_and_decoder_errors_reach_the_caller() -> None:
+    from avatar_service.tracking.errors import UnreadableMedia
+    from avatar_service.tracking.video import Prefetched
+
+    def frames_then_error():
+        yield from (np.full((2, 2, 3), value, np.uint8) for value in range(40))
+        raise UnreadableMedia("cannot read video x.webm: truncated")
+
+    with Prefetched(frames_then_error(), depth=4) as frames:
+        seen = []
+        with pytest.raises(UnreadableMedia, match="truncated"):
+            seen.extend(int(frame[0, 0, 0]) for frame in frames)
+    assert seen == list(range(40))
+    with Prefetched(frames_then_error(), depth=4) as frames:
+        pass  # left before reading: the decoder thread must stop, not block on the full queue
+    assert not frames._worker.is_alive()
