@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from support.services import cli_env, start_api
+from support.services import cli_env, start_api  # noqa: E402 (needs the sys.path line above)
 
 CACHED_BODY = json.dumps({"text": "Hello! This answer comes from the cache.", "speed": 1.0}).encode()
 HEADERS = {"Content-Type": "application/json"}

@@ -78,11 +78,11 @@ def test_cues_track_the_audio_loudness(renderer, renders):
         samples, rate = decode_mono(renderer.settings.audio_dir / record.audio_file)
         envelope = loudness_envelope(samples, rate)
 
-        def level(start_ms, end_ms):
+        def level(start_ms, end_ms, envelope=envelope):
             window = envelope[int(start_ms / 10):max(int(start_ms / 10) + 1, int(end_ms / 10))]
             return float(window.mean())
 
-        cues = record.mouth_cues + []
+        cues = record.mouth_cues
         ends = [c.t_ms for c in cues[1:]] + [record.duration_ms]
         rest = [level(c.t_ms, e) for c, e in zip(cues, ends) if c.viseme == "REST" and e - c.t_ms >= 150]
         open_ = [level(c.t_ms, e) for c, e in zip(cues, ends) if c.viseme in ("AA", "OH") and c.weight >= 0.6]

@@ -28,7 +28,10 @@ def test_pack_idle_makes_a_seamless_subtle_loop(tmp_path: Path, capsys: pytest.C
     assert not (tmp_path / "gh" / "anchor_timeline.json").exists()
     video = frames(tmp_path / "gh" / "idle_loop.webm")
     assert len(video) == 100 and video[0].shape == (640, 512, 3)
-    step = lambda a, b: np.abs(a - b).mean()
+
+    def step(a, b):
+        return np.abs(a - b).mean()
+
     # It moves (mid-loop differs from the start; how far is checked on the tracked timeline in
     # tests/tracking), and the wrap-around is no bigger a jump than an ordinary frame step.
     assert step(video[0], video[50]) > 2 * step(video[0], video[1])

