@@ -69,7 +69,7 @@ def whole_pipeline(renderer: Renderer, text: str) -> tuple[float, int]:
 
 
 MEMORY_PROBE = """
-import json, resource, sys, tempfile
+import json, sys, tempfile
 from pathlib import Path
 from avatar_service.config import Settings
 from avatar_service.pipeline import Renderer
@@ -77,7 +77,9 @@ from avatar_service.schemas import parse_request
 renderer = Renderer(Settings(data_dir=Path(tempfile.mkdtemp())))
 for text in json.loads(sys.argv[1]):
     renderer.render(parse_request(text=text))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, not ru_maxrss: on Linux a spawned child's ru_maxrss starts at its parent's peak.
+status = open("/proc/self/status").read()
+print(int(status.split("VmHWM:")[1].split()[0]) / 1024)
 """
 
 

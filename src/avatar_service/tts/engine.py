@@ -9,6 +9,9 @@ come from the same call as the audio — which is why this returns both together
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,19 @@ class Speech:
     @property
     def duration_ms(self) -> int:
         return round(len(self.samples) * 1000 / self.sample_rate)
+
+
+_PATCH_SCRIPT = """
+import sys
+import onnx
+from piper.patch_voice_with_alignment import add_alignment_output
+model = onnx.load(sys.argv[1])
+try:
+    add_alignment_output(model)
+except ValueError:
+    pass  # already patched upstream: the output is there
+onnx.save(model, sys.argv[2])
+"""
 
 
 class PiperEngine:
@@ -139,18 +155,19 @@ class PiperEngine:
         patched = self._patched_dir / f"{voice_files.voice_id}-{key}.onnx"
         if patched.is_file():
             return patched
-        # onnx is only needed for this one-time patch, not for rendering.
-        import onnx
-        from piper.patch_voice_with_alignment import add_alignment_output
-
-        model = onnx.load(str(voice_files.model_path))
-        try:
-            add_alignment_output(model)
-        except ValueError:
-            pass  # already patched upstream: the output is there
         self._patched_dir.mkdir(parents=True, exist_ok=True)
-        partial = patched.with_suffix(f".{threading.get_ident()}.partial")
-        onnx.save(model, str(partial))
+        partial = patched.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
+        # In a child process: loading the graph with onnx peaks at ~150 MB more than rendering ever needs,
+        # and a long-running service should not keep that (or onnx itself) for a one-time job.
+        done = subprocess.run(
+            [sys.executable, "-c", _PATCH_SCRIPT, str(voice_files.model_path), str(partial)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            partial.unlink(missing_ok=True)
+            last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise InvalidVoiceModel(f"voice_id: {voice_files.voice_id!r} could not be patched: {last_line}")
         partial.replace(patched)  # atomic: a concurrent loader sees a whole file or none
         _LOGGER.info("cached alignment-patched model %s", patched)
         return patched
