@@ -1,5 +1,6 @@
 """Fixtures shared by every test area: settings on a temp DATA_DIR and one loaded Renderer per session."""
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ os.environ.setdefault(
 
 from avatar_service.config import Settings  # noqa: E402
 from avatar_service.pipeline import Renderer  # noqa: E402
+from tests.support import require  # noqa: E402
 
 
 @pytest.fixture
@@ -27,3 +29,10 @@ def renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
     loaded = Renderer(Settings(data_dir=data_dir, voices_dir=data_dir / "voices"))
     loaded.warm_up()
     return loaded
+
+
+@pytest.fixture(autouse=True)
+def _mediapipe_for_tracking_tests(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``tracking`` need the optional mediapipe install (skipped locally, required in CI)."""
+    if request.node.get_closest_marker("tracking"):
+        require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")

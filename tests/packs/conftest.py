@@ -1,7 +1,6 @@
 """Packs made once per session from the two bundled real photos (each ~2-4 s on 2 cores)."""
 
 import importlib.util
-import os
 from pathlib import Path
 
 import matplotlib
@@ -12,12 +11,6 @@ from PIL import Image
 from tests.support import require
 
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-
-
-@pytest.fixture(autouse=True)
-def _mediapipe_for_tracking_tests(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("tracking"):
-        require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +24,7 @@ def astronaut_face(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _make_pack(tmp_path_factory: pytest.TempPathFactory, photo: Path, pack_id: str) -> Path:
-    if importlib.util.find_spec("mediapipe") is None and not os.environ.get("CI"):
-        pytest.skip("mediapipe (the [tracking] extra) not installed")
+    require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
     from avatar_service.packs.create import create_pack
 
     pack_dir = tmp_path_factory.mktemp("packs") / pack_id
