@@ -9,7 +9,20 @@
 // The mouth and eyes follow the audio clock (audio.currentTime), not wall time, so a dropped or late frame
 // never puts the face out of sync with the sound.
 
-import { Compositor, maskToAlpha } from "./compositor.js";
+import { Compositor, OVERLAY_COLORS, SELECTION_COLOR, maskToAlpha, strokeBox } from "./compositor.js";
+import {
+  composeAffine,
+  deform,
+  headMotionMatrix,
+  IDENTITY,
+  mouthGeometry,
+  mouthOpening,
+  namedWeights,
+  prepareRig,
+  similarityFromPairs,
+  transformPoints,
+} from "./rig.js";
+import { RigRenderer } from "./rig-renderer.js";
 import {
   ATTACK_MS,
   RELEASE_MS,
@@ -22,6 +35,7 @@ import {
   nextIdleBlinkDelay,
   placeLayer,
 } from "./timeline.js";
+import { SETTLE_MS, controlWeightsAt } from "./trajectory.js";
 
 // Browsers advance audio.currentTime in coarse steps (Chromium ~every 10–30 ms, Firefox coarser); between
 // steps the clock is extrapolated by wall time, but never by more than this, so a stalled stream stalls the face.
@@ -79,6 +93,34 @@ function checkSize(what, image, width, height) {
   if (w !== width || h !== height) throw new Error(`${what} is ${w}×${h}, the manifest says ${width}×${height}`);
 }
 
+/** Why a pack is drawn by the Canvas 2D compositor rather than its rig (for the console). */
+function fallbackReason(manifest, rig, forced) {
+  if (!rig) return `pack ${manifest.id} is format ${manifest.format_version} without a face rig`;
+  if (forced === "canvas") return `pack ${manifest.id}: the Canvas renderer was asked for`;
+  return "WebGL2 is not available in this browser, so the face rig cannot be drawn";
+}
+
+/** The mouth sprites, eye images and masks the Canvas 2D compositor draws (format 1; optional in format 2). */
+async function loadCompositorAssets(manifest, asset, base) {
+  const { mouth, eyes } = manifest;
+  if (!mouth.sprites || !eyes.open) throw new Error(`pack ${manifest.id} has no mouth sprites to draw without WebGL2`);
+  const [sprites, mouthMask, open, half, closed, eyesMask] = await Promise.all(
+    [mouth.sprites, mouth.mask, eyes.open, eyes.half, eyes.closed, eyes.mask].map((name) => loadImage(asset(name))),
+  );
+  checkSize("mouth.sprites", sprites, mouth.frame.width * mouth.visemes.length, mouth.frame.height);
+  for (const [name, image] of [["eyes.open", open], ["eyes.half", half], ["eyes.closed", closed]]) {
+    checkSize(name, image, eyes.frame.width, eyes.frame.height);
+  }
+  return {
+    manifest,
+    base,
+    mouthSprites: sprites,
+    mouthMask: maskToAlpha(mouthMask, mouth.frame.width, mouth.frame.height),
+    eyes: { open, half, closed },
+    eyesMask: maskToAlpha(eyesMask, eyes.frame.width, eyes.frame.height),
+  };
+}
+
 function withDefaults(manifest) {
   const mouth = { ...manifest.mouth, size: manifest.mouth.size ?? manifest.mouth.frame };
   const eyes = { saccade_px: 3, ...manifest.eyes, size: manifest.eyes.size ?? manifest.eyes.frame };
@@ -93,10 +135,15 @@ export class AvatarPlayer extends EventTarget {
    * @param {boolean} [options.motion] head bob, tilt and breathing (default: on unless the user prefers
    *   reduced motion)
    * @param {boolean} [options.idleBlinks] blink every few seconds while not speaking (default true)
+   * @param {boolean} [options.idleVideo] play the pack's idle loop where it has one (default true; false
+   *   draws the still base face)
+   * @param {string} [options.renderer] "canvas" draws format-2 packs with the Canvas 2D compositor too
+   *   (default: their face rig with WebGL2 where the browser has it)
    */
   constructor(canvas, options = {}) {
     super();
     this.canvas = canvas;
+    this.options = options;
     this.apiBase = options.apiBase ?? "";
     const reduced = globalThis.matchMedia?.("(prefers-reduced-motion: reduce)").matches ?? false;
     this.motionEnabled = options.motion ?? !reduced;
@@ -105,6 +152,7 @@ export class AvatarPlayer extends EventTarget {
     this.selection = null;
     this.pack = null;
     this.compositor = null;
+    this.rig = null;
     this.audio = new Audio();
     this.audio.preload = "auto";
     this.speech = null;
@@ -121,32 +169,33 @@ export class AvatarPlayer extends EventTarget {
     };
   }
 
-  /** Load a pack from its manifest URL (asset paths resolve relative to it); starts drawing. */
+  /**
+   * Load a pack from its manifest URL (asset paths resolve relative to it); starts drawing. A format-2 pack's
+   * face rig is drawn with WebGL2; format-1 packs, and format-2 packs where WebGL2 is missing, are drawn by the
+   * Canvas 2D compositor from the mouth sprites and eye images (the console says which and why).
+   */
   async loadPack(manifestUrl) {
     const url = new URL(manifestUrl, document.baseURI).href;
     const manifest = withDefaults(await fetchJson(url));
-    if (manifest.format_version !== 1) throw new Error(`unsupported pack format_version ${manifest.format_version}`);
+    if (![1, 2].includes(manifest.format_version)) {
+      throw new Error(`unsupported pack format_version ${manifest.format_version}`);
+    }
     const asset = (name) => new URL(name, url).href;
-    const { mouth, eyes } = manifest;
-    const [base, sprites, mouthMask, open, half, closed, eyesMask, timeline] = await Promise.all([
+    const [base, timeline, rigJson] = await Promise.all([
       loadImage(asset(manifest.base_face)),
-      loadImage(asset(mouth.sprites)),
-      loadImage(asset(mouth.mask)),
-      loadImage(asset(eyes.open)),
-      loadImage(asset(eyes.half)),
-      loadImage(asset(eyes.closed)),
-      loadImage(asset(eyes.mask)),
       manifest.anchor_timeline ? fetchJson(asset(manifest.anchor_timeline)) : null,
+      manifest.format_version === 2 && manifest.rig ? fetchJson(asset(manifest.rig)) : null,
     ]);
     checkSize("base_face", base, manifest.canvas.width, manifest.canvas.height);
-    checkSize("mouth.sprites", sprites, mouth.frame.width * mouth.visemes.length, mouth.frame.height);
-    for (const [name, image] of [["eyes.open", open], ["eyes.half", half], ["eyes.closed", closed]]) {
-      checkSize(name, image, eyes.frame.width, eyes.frame.height);
-    }
-    const video = manifest.idle_video ? this.startIdleVideo(asset(manifest.idle_video)) : null;
+    const rig = rigJson ? prepareRig(rigJson) : null;
+    const renderer = this.options.renderer === "canvas" || !rig ? null : RigRenderer.create(rig, base);
+    if (!renderer) console.info(`AvatarPlayer: ${fallbackReason(manifest, rig, this.options.renderer)}; drawing with the Canvas 2D compositor`);
+    const compositorAssets = renderer ? null : await loadCompositorAssets(manifest, asset, base);
+    const video = manifest.idle_video && this.options.idleVideo !== false ? this.startIdleVideo(asset(manifest.idle_video)) : null;
 
     this.stop();
     this.pack?.video?.pause();
+    const { mouth, eyes } = manifest;
     this.pack = {
       url,
       manifest,
@@ -162,21 +211,20 @@ export class AvatarPlayer extends EventTarget {
     };
     this.canvas.width = manifest.canvas.width;
     this.canvas.height = manifest.canvas.height;
-    this.compositor = new Compositor(this.canvas, {
-      manifest,
-      base,
-      video,
-      mouthSprites: sprites,
-      mouthMask: maskToAlpha(mouthMask, mouth.frame.width, mouth.frame.height),
-      eyes: { open, half, closed },
-      eyesMask: maskToAlpha(eyesMask, eyes.frame.width, eyes.frame.height),
-    });
+    this.compositor = compositorAssets ? new Compositor(this.canvas, { ...compositorAssets, video }) : null;
+    this.rig = renderer ? { rig, renderer, positions: new Float32Array(rig.rest.length) } : null;
     this.idleEvents = [];
     this.nextIdleBlinkAt = null;
     this.renderFrame();
     if (this.frameRequest === null) this.frameRequest = requestAnimationFrame(this.tick);
     this.dispatchEvent(new CustomEvent("packloaded", { detail: { id: manifest.id, manifest } }));
     return manifest;
+  }
+
+  /** Which renderer draws the loaded pack: "webgl2-rig" or "canvas2d" (null before a pack is loaded). */
+  get rendererName() {
+    if (this.rig) return "webgl2-rig";
+    return this.compositor ? "canvas2d" : null;
   }
 
   startIdleVideo(src) {
@@ -246,6 +294,8 @@ export class AvatarPlayer extends EventTarget {
         audio.removeEventListener("error", onError);
         // The last shape releases smoothly from where the audio stopped.
         speech.endMs = this.audioClockMs();
+        // Cues past where the audio stopped were never heard: the rig's mouth goes to rest from here.
+        speech.cues = [...speech.cues.filter((cue) => cue.t_ms < speech.endMs), { t_ms: speech.endMs, viseme: "REST", weight: 0 }];
         speech.endedAt = performance.now();
         this.dispatchEvent(new CustomEvent("speechend", { detail: { result, error } }));
         if (error) reject(error);
@@ -317,7 +367,8 @@ export class AvatarPlayer extends EventTarget {
     if (!speech) return null;
     if (speech.endedAt === null) return this.audioClockMs(now);
     const sinceEnd = now - speech.endedAt;
-    if (sinceEnd > ATTACK_MS + RELEASE_MS) {
+    // The rig's springs need SETTLE_MS to come to rest; the sprite cross-fade is done after its release.
+    if (sinceEnd > (this.rig ? SETTLE_MS : ATTACK_MS + RELEASE_MS)) {
       this.speech = null;
       this.gazeReturn = { from: this.lastGaze, startMs: this.idleMs(now) };
       return null;
@@ -345,9 +396,13 @@ export class AvatarPlayer extends EventTarget {
     this.nextIdleBlinkAt = idleMs + nextIdleBlinkDelay(interval) * 1000;
   }
 
-  /** Compute and draw the frame for time `now` (performance.now() milliseconds). */
+  /**
+   * Compute and draw the frame for time `now` (performance.now() milliseconds). The mouth and the speech's eye
+   * events follow the audio clock, so a test can pause the audio, set `audio.currentTime` and call this to
+   * draw any instant of a speech.
+   */
   renderFrame(now = performance.now()) {
-    if (!this.compositor) return;
+    if (!this.compositor && !this.rig) return;
     const { manifest, layout, timeline, video } = this.pack;
     const speechMs = this.speechTimeMs(now);
     const idleMs = this.idleMs(now);
@@ -355,7 +410,8 @@ export class AvatarPlayer extends EventTarget {
     if (speechMs === null && this.idleBlinks) this.scheduleIdleBlinks(now);
     this.idleEvents = this.idleEvents.filter((event) => idleMs - event.t_ms < event.duration_ms + 1000);
 
-    const mouthWeights = mouthWeightsAt(speechMs === null ? [] : this.speech.cues, speechMs ?? 0, manifest.mouth.visemes);
+    const cues = speechMs === null ? [] : this.speech.cues;
+    const mouthWeights = mouthWeightsAt(cues, speechMs ?? 0, manifest.mouth.visemes);
     const idleEyes = eyeStateAt(this.idleEvents, idleMs);
     const speechEyes = speechMs === null ? null : eyeStateAt(this.speech.events, speechMs);
     const closure = Math.max(idleEyes.closure, speechEyes?.closure ?? 0);
@@ -376,7 +432,70 @@ export class AvatarPlayer extends EventTarget {
       overlay: this.overlay,
       selection: this.selection,
     };
-    this.compositor.render(this.lastFrame);
+    if (this.rig) {
+      const weights = this.rigWeights(cues, speechMs ?? 0, closure, gaze);
+      this.drawRig(weights, trackedFrame ? similarityFromPairs(reference.eyes, reference.mouth, trackedFrame.eyes, trackedFrame.mouth) : null);
+    } else {
+      this.compositor.render(this.lastFrame);
+    }
+  }
+
+  /** The rig's control weights (parallel to its controlNames): mouth trajectories, lids and gaze. */
+  rigWeights(cues, speechMs, closure, gaze) {
+    const { rig } = this.rig;
+    const weights = controlWeightsAt(cues, speechMs, rig.visemes, rig.controlNames);
+    const eyes = { blink_left: closure, blink_right: closure, gaze_x: gaze[0], gaze_y: gaze[1] };
+    rig.controlNames.forEach((name, i) => {
+      if (name in eyes) weights[i] = eyes[name];
+    });
+    return weights;
+  }
+
+  /**
+   * Draw the rig at `weights` (parallel to the rig's controlNames) onto the visible canvas. `follow` maps the
+   * rig (made on the still base face) onto the idle video's current frame, or is null for the still face.
+   * Also usable directly, e.g. to show a pose: player.drawRig(weights).
+   */
+  drawRig(weights, follow = null) {
+    const view = this.rig;
+    const { rig, renderer } = view;
+    const positions = deform(rig, weights, view.positions);
+    const usesVideo = follow !== null;
+    if (usesVideo && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
+    const sources = usesVideo ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
+    const motion = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, rig.width, rig.height) : IDENTITY;
+    const toCanvas = usesVideo ? composeAffine(motion, follow) : motion;
+    const mouth = mouthGeometry(rig, positions, weights);
+    const picture = renderer.render({ positions, sources, video: usesVideo ? this.pack.video : null, motion: toCanvas, mouth });
+    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions) };
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(picture, 0, 0);
+    if (this.lastFrame.overlay) this.drawRigOverlay(ctx, positions, toCanvas);
+    if (this.lastFrame.selection) {
+      strokeBox(ctx, this.lastFrame[this.lastFrame.selection], SELECTION_COLOR, 3, [8, 5], null);
+    }
+  }
+
+  /** Overlay (T) for the rig: its mesh at the current pose, and the mouth and eye anchor boxes. */
+  drawRigOverlay(ctx, positions, toCanvas) {
+    const { triangles } = this.rig.rig;
+    const points = transformPoints(toCanvas, positions);
+    ctx.save();
+    ctx.strokeStyle = "rgba(0, 229, 255, 0.55)";
+    ctx.lineWidth = 0.6;
+    ctx.beginPath();
+    for (let t = 0; t < triangles.length; t += 3) {
+      const [a, b, c] = [triangles[t], triangles[t + 1], triangles[t + 2]];
+      ctx.moveTo(points[2 * a], points[2 * a + 1]);
+      ctx.lineTo(points[2 * b], points[2 * b + 1]);
+      ctx.lineTo(points[2 * c], points[2 * c + 1]);
+      ctx.closePath();
+    }
+    ctx.stroke();
+    ctx.restore();
+    strokeBox(ctx, this.lastFrame.eyes, OVERLAY_COLORS.eyes, 2, [], "eyes");
+    strokeBox(ctx, this.lastFrame.mouth, OVERLAY_COLORS.mouth, 2, [], "mouth");
   }
 
   /** Stop drawing and release the media elements. */

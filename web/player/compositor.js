@@ -2,8 +2,8 @@
 // offscreen canvas (frames cross-faded, then cut by its feathered mask with destination-in) and drawn at its
 // anchor. It only draws what it is told; timing lives in the player and the pure functions of timeline.js.
 
-const OVERLAY_COLORS = { mouth: "#00ff66", eyes: "#00e5ff" };
-const SELECTION_COLOR = "#ff9800";
+export const OVERLAY_COLORS = { mouth: "#00ff66", eyes: "#00e5ff" };
+export const SELECTION_COLOR = "#ff9800";
 const MIN_WEIGHT = 1 / 512; // below one 8-bit step: not worth a drawImage
 
 function offscreen(width, height) {
@@ -30,6 +30,29 @@ export function maskToAlpha(image, width, height) {
   }
   ctx.putImageData(pixels, 0, 0);
   return canvas;
+}
+
+/** Stroke a layer's box (rotated with it), optionally with a centre cross and a label: overlay and selection. */
+export function strokeBox(ctx, place, color, lineWidth, dash, label) {
+  ctx.save();
+  ctx.translate(place.x, place.y);
+  if (place.rotation) ctx.rotate(place.rotation);
+  ctx.strokeStyle = color;
+  ctx.lineWidth = lineWidth;
+  ctx.setLineDash(dash);
+  ctx.strokeRect(-place.width / 2, -place.height / 2, place.width, place.height);
+  if (label) {
+    ctx.beginPath();
+    ctx.moveTo(-6, 0);
+    ctx.lineTo(6, 0);
+    ctx.moveTo(0, -6);
+    ctx.lineTo(0, 6);
+    ctx.stroke();
+    ctx.fillStyle = color;
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.fillText(`${label} ${Math.round(place.x)},${Math.round(place.y)}`, -place.width / 2, -place.height / 2 - 4);
+  }
+  ctx.restore();
 }
 
 /**
@@ -89,10 +112,10 @@ export class Compositor {
     this.drawLayer(this.eyesLayer, frame.eyes);
     this.drawLayer(this.mouthLayer, frame.mouth);
     if (frame.overlay) {
-      this.strokeBox(frame.eyes, OVERLAY_COLORS.eyes, 2, [], "eyes");
-      this.strokeBox(frame.mouth, OVERLAY_COLORS.mouth, 2, [], "mouth");
+      strokeBox(this.ctx, frame.eyes, OVERLAY_COLORS.eyes, 2, [], "eyes");
+      strokeBox(this.ctx, frame.mouth, OVERLAY_COLORS.mouth, 2, [], "mouth");
     }
-    if (frame.selection) this.strokeBox(frame[frame.selection], SELECTION_COLOR, 3, [8, 5], null);
+    if (frame.selection) strokeBox(this.ctx, frame[frame.selection], SELECTION_COLOR, 3, [8, 5], null);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
   }
 
@@ -144,29 +167,6 @@ export class Compositor {
     ctx.translate(place.x, place.y);
     if (place.rotation) ctx.rotate(place.rotation);
     ctx.drawImage(layer, -place.width / 2, -place.height / 2, place.width, place.height);
-    ctx.restore();
-  }
-
-  strokeBox(place, color, lineWidth, dash, label) {
-    const { ctx } = this;
-    ctx.save();
-    ctx.translate(place.x, place.y);
-    if (place.rotation) ctx.rotate(place.rotation);
-    ctx.strokeStyle = color;
-    ctx.lineWidth = lineWidth;
-    ctx.setLineDash(dash);
-    ctx.strokeRect(-place.width / 2, -place.height / 2, place.width, place.height);
-    if (label) {
-      ctx.beginPath();
-      ctx.moveTo(-6, 0);
-      ctx.lineTo(6, 0);
-      ctx.moveTo(0, -6);
-      ctx.lineTo(0, 6);
-      ctx.stroke();
-      ctx.fillStyle = color;
-      ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText(`${label} ${Math.round(place.x)},${Math.round(place.y)}`, -place.width / 2, -place.height / 2 - 4);
-    }
     ctx.restore();
   }
 }

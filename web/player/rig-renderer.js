@@ -1,0 +1,293 @@
+// WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws, into an offscreen WebGL2
+// canvas that is then copied onto the player's visible canvas:
+//   1. the still base face, unmoved, behind everything (fills the edge pixels that head motion uncovers);
+//   2. the inner-lip polygon into the stencil buffer (even-odd fill with INVERT, so any simple ring works);
+//   3. the mouth interior — cavity, teeth, tongue, shaded from the rig's colours — where the stencil is set,
+//      so it is seen only through the opening between the lips and never drawn over them;
+//   4. the face mesh textured with the base face (or the idle video's frame) at its deformed positions.
+// There is no blending anywhere: every pixel comes from one surface in one pose (no dissolves).
+// The geometry (deformed positions, where the interior goes) comes from the pure functions of rig.js; this
+// module only owns GL state. Techniques: stencil-buffer polygon fill (OpenGL Programming Guide, "Drawing
+// Filled, Concave Polygons Using the Stencil Buffer"); WebGL2 API per the Khronos WebGL 2.0 specification.
+
+const VERTEX_SHADER = `#version 300 es
+in vec2 a_position;   // where the vertex is drawn, base-face pixels (before head motion)
+in vec2 a_source;     // where its texture comes from, base-face pixels
+uniform vec2 u_size;
+uniform mat3 u_motion;
+out vec2 v_source;
+void main() {
+  vec2 p = (u_motion * vec3(a_position, 1.0)).xy;
+  v_source = a_source;
+  gl_Position = vec4(p.x / u_size.x * 2.0 - 1.0, 1.0 - p.y / u_size.y * 2.0, 0.0, 1.0);
+}`;
+
+const FACE_SHADER = `#version 300 es
+precision highp float;
+in vec2 v_source;
+uniform vec2 u_size;
+uniform sampler2D u_texture;
+out vec4 color;
+void main() {
+  color = vec4(texture(u_texture, v_source / u_size).rgb, 1.0);
+}`;
+
+// The interior in base-face pixels (v_source = the position at rest of the head). Shading after the rig
+// notes in docs/rig.md "Mouth interior": a red-brown cavity darker towards the back, upper teeth fixed to
+// the head, lower teeth and tongue moved with the jaw, teeth darker towards the corners and under the lip.
+const INTERIOR_SHADER = `#version 300 es
+precision highp float;
+in vec2 v_source;
+uniform vec3 u_cavityNear, u_cavityDeep, u_teeth, u_tongue;
+uniform vec4 u_upperTeeth;   // x0, x1, top y, height
+uniform vec4 u_lowerTeeth;   // x0, x1, top y (jaw offset applied), height
+uniform vec2 u_centre;       // middle of the opening
+uniform vec2 u_half;         // half width and height of the opening
+uniform vec4 u_marker;       // alpha > 0: draw this flat colour instead (tests locate the interior with it)
+out vec4 color;
+
+float teethShade(float x, float x0, float x1) {
+  float mid = 0.5 * (x0 + x1);
+  float q = clamp((x - mid) / max(1.0, 0.5 * (x1 - x0)), -1.0, 1.0);
+  // ~8 visible front teeth; faint gaps between them (about 20 % darker), darker towards the corners.
+  float toothWidth = max(2.0, (x1 - x0) / 8.0);
+  float f = fract((x - mid) / toothWidth + 0.5);
+  float gap = mix(0.8, 1.0, smoothstep(0.0, 0.14, min(f, 1.0 - f)));
+  return gap * (1.0 - 0.5 * q * q);
+}
+
+void main() {
+  if (u_marker.a > 0.0) { color = vec4(u_marker.rgb, 1.0); return; }
+  vec2 p = v_source;
+  vec2 d = (p - u_centre) / max(u_half, vec2(1.0));
+  float depth = 1.0 - clamp(length(d), 0.0, 1.0);       // 0 at the lips, 1 in the middle (the back)
+  vec3 c = mix(u_cavityNear, u_cavityDeep, smoothstep(0.0, 0.8, depth));
+  // Tongue: a low dome behind the lower teeth, moving with them.
+  float tongueTop = u_lowerTeeth.z + 0.6 * u_lowerTeeth.w;
+  float qt = (p.x - u_centre.x) / max(1.0, 0.5 * (u_lowerTeeth.y - u_lowerTeeth.x));
+  if (p.y > tongueTop + 0.5 * u_lowerTeeth.w * qt * qt) {
+    c = u_tongue * mix(1.0, 0.55, smoothstep(0.0, 1.0, depth));
+  }
+  float lowerTop = u_lowerTeeth.z;
+  if (p.x > u_lowerTeeth.x && p.x < u_lowerTeeth.y && p.y > lowerTop && p.y < lowerTop + u_lowerTeeth.w) {
+    c = u_teeth * 0.82 * teethShade(p.x, u_lowerTeeth.x, u_lowerTeeth.y);
+  }
+  float upperTop = u_upperTeeth.z;
+  float qu = (p.x - 0.5 * (u_upperTeeth.x + u_upperTeeth.y)) / max(1.0, 0.5 * (u_upperTeeth.y - u_upperTeeth.x));
+  float upperBottom = upperTop + u_upperTeeth.w * sqrt(max(0.0, 1.0 - 0.6 * qu * qu));
+  if (p.x > u_upperTeeth.x && p.x < u_upperTeeth.y && p.y < upperBottom) {
+    float underLip = smoothstep(upperTop - 0.5 * u_upperTeeth.w, upperTop + 0.6 * u_upperTeeth.w, p.y);
+    c = u_teeth * teethShade(p.x, u_upperTeeth.x, u_upperTeeth.y) * mix(0.7, 1.0, underLip);
+  }
+  color = vec4(c, 1.0);
+}`;
+
+const STENCIL_SHADER = `#version 300 es
+precision mediump float;
+out vec4 color;
+void main() { color = vec4(0.0); }`;
+
+/** Is WebGL2 available in this browser? (Creates and drops a throwaway context.) */
+export function webgl2Available() {
+  try {
+    return Boolean(document.createElement("canvas").getContext("webgl2"));
+  } catch {
+    return false;
+  }
+}
+
+function compile(gl, type, source) {
+  const shader = gl.createShader(type);
+  gl.shaderSource(shader, source);
+  gl.compileShader(shader);
+  if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS)) throw new Error(`shader: ${gl.getShaderInfoLog(shader)}`);
+  return shader;
+}
+
+function program(gl, fragmentSource) {
+  const prog = gl.createProgram();
+  gl.attachShader(prog, compile(gl, gl.VERTEX_SHADER, VERTEX_SHADER));
+  gl.attachShader(prog, compile(gl, gl.FRAGMENT_SHADER, fragmentSource));
+  gl.bindAttribLocation(prog, 0, "a_position");
+  gl.bindAttribLocation(prog, 1, "a_source");
+  gl.linkProgram(prog);
+  if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(`program: ${gl.getProgramInfoLog(prog)}`);
+  const uniforms = {};
+  const count = gl.getProgramParameter(prog, gl.ACTIVE_UNIFORMS);
+  for (let i = 0; i < count; i += 1) {
+    const { name } = gl.getActiveUniform(prog, i);
+    uniforms[name] = gl.getUniformLocation(prog, name);
+  }
+  return { prog, uniforms };
+}
+
+/** A vertex array with a position and a source buffer (2 floats each) and optionally an index buffer. */
+function geometry(gl, usage, indices = null) {
+  const vao = gl.createVertexArray();
+  gl.bindVertexArray(vao);
+  const buffers = [gl.createBuffer(), gl.createBuffer()];
+  buffers.forEach((buffer, location) => {
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffer);
+    gl.enableVertexAttribArray(location);
+    gl.vertexAttribPointer(location, 2, gl.FLOAT, false, 0, 0);
+  });
+  if (indices) {
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, gl.createBuffer());
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, indices, gl.STATIC_DRAW);
+  }
+  gl.bindVertexArray(null);
+  const upload = (location, data) => {
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffers[location]);
+    gl.bufferData(gl.ARRAY_BUFFER, data, usage);
+  };
+  return { vao, upload };
+}
+
+/** mat3 (column-major, as GLSL wants) of a 2×3 affine matrix [m00, m01, m02, m10, m11, m12]. */
+function mat3(m) {
+  return new Float32Array([m[0], m[3], 0, m[1], m[4], 0, m[2], m[5], 1]);
+}
+
+const IDENTITY3 = mat3([1, 0, 0, 0, 1, 0]);
+
+export class RigRenderer {
+  /**
+   * @param {object} rig a prepared rig (rig.js prepareRig)
+   * @param {HTMLImageElement} base the still base face
+   * @returns {RigRenderer|null} null when this browser has no WebGL2
+   */
+  static create(rig, base) {
+    const canvas = document.createElement("canvas");
+    canvas.width = rig.width;
+    canvas.height = rig.height;
+    // Multisampling anti-aliases the lip edge over the interior (~1 px, as a feathered edge would);
+    // the canvas is copied to the visible one in the same task, so its buffer need not be preserved.
+    const gl = canvas.getContext("webgl2", { antialias: true, stencil: true, alpha: false, depth: false });
+    if (!gl) return null;
+    return new RigRenderer(gl, rig, base);
+  }
+
+  constructor(gl, rig, base) {
+    this.gl = gl;
+    this.canvas = gl.canvas;
+    this.rig = rig;
+    this.marker = null;
+    this.face = program(gl, FACE_SHADER);
+    this.interior = program(gl, INTERIOR_SHADER);
+    this.stencil = program(gl, STENCIL_SHADER);
+    this.mesh = geometry(gl, gl.DYNAMIC_DRAW, rig.triangles);
+    this.triangleCount = rig.triangles.length;
+    this.mesh.upload(1, rig.rest);
+    this.backdrop = geometry(gl, gl.STATIC_DRAW);
+    const { width: w, height: h } = rig;
+    const quad = new Float32Array([0, 0, w, 0, 0, h, w, h]);
+    this.backdrop.upload(0, quad);
+    this.backdrop.upload(1, quad);
+    this.mouth = geometry(gl, gl.DYNAMIC_DRAW);
+    this.baseTexture = this.texture(base);
+    this.videoTexture = null;
+  }
+
+  texture(source) {
+    const gl = this.gl;
+    const texture = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    if (source) gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
+    return texture;
+  }
+
+  /**
+   * Draw one frame. `frame`: {positions (deformed, Float32Array), sources (where each vertex's texture comes
+   * from, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), motion (2×3
+   * head-motion matrix), mouth: {polygon [[x, y], …] deformed inner lip, centre [x, y], half [w, h],
+   * lowerTeethShift [dx, dy]}}. Returns the offscreen canvas holding the picture.
+   */
+  render(frame) {
+    const { gl, rig } = this;
+    const { width, height } = rig;
+    gl.viewport(0, 0, width, height);
+    gl.disable(gl.BLEND);
+    gl.clearStencil(0);
+    gl.clear(gl.COLOR_BUFFER_BIT | gl.STENCIL_BUFFER_BIT);
+    const motion = mat3(frame.motion);
+
+    // 1. The unmoved still face behind everything.
+    this.use(this.face, IDENTITY3);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
+    gl.uniform1i(this.face.uniforms.u_texture, 0);
+    gl.disable(gl.STENCIL_TEST);
+    gl.bindVertexArray(this.backdrop.vao);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+
+    // 2–3. The interior through the inner-lip opening.
+    const polygon = frame.mouth.polygon;
+    if (polygon.length >= 3) {
+      const { x0, y0, x1, y1 } = frame.mouth.box;
+      const fan = new Float32Array([...polygon.flat(), x0, y0, x1, y0, x0, y1, x1, y1]);
+      this.mouth.upload(0, fan);
+      this.mouth.upload(1, fan);
+      gl.bindVertexArray(this.mouth.vao);
+      gl.enable(gl.STENCIL_TEST);
+      gl.stencilFunc(gl.ALWAYS, 0, 0xff);
+      gl.stencilOp(gl.KEEP, gl.KEEP, gl.INVERT);
+      gl.colorMask(false, false, false, false);
+      this.use(this.stencil, motion);
+      gl.drawArrays(gl.TRIANGLE_FAN, 0, polygon.length);
+      gl.colorMask(true, true, true, true);
+      gl.stencilFunc(gl.NOTEQUAL, 0, 0xff);
+      gl.stencilOp(gl.KEEP, gl.KEEP, gl.KEEP);
+      this.use(this.interior, motion);
+      this.setInterior(frame.mouth);
+      gl.drawArrays(gl.TRIANGLE_STRIP, polygon.length, 4);
+      gl.disable(gl.STENCIL_TEST);
+    }
+
+    // 4. The face surface, textured by the still face or the idle video's current frame.
+    this.use(this.face, motion);
+    if (frame.video) {
+      this.videoTexture ??= this.texture(null);
+      gl.bindTexture(gl.TEXTURE_2D, this.videoTexture);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, frame.video);
+    } else {
+      gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
+    }
+    this.mesh.upload(0, frame.positions);
+    // The rest positions are uploaded once; sources that follow the idle video change every frame.
+    if (frame.sources !== this.rig.rest || this.lastSources !== frame.sources) this.mesh.upload(1, frame.sources);
+    this.lastSources = frame.sources;
+    gl.bindVertexArray(this.mesh.vao);
+    gl.drawElements(gl.TRIANGLES, this.triangleCount, this.rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
+    gl.bindVertexArray(null);
+    return this.canvas;
+  }
+
+  use({ prog, uniforms }, motion) {
+    const gl = this.gl;
+    gl.useProgram(prog);
+    gl.uniform2f(uniforms.u_size, this.rig.width, this.rig.height);
+    gl.uniformMatrix3fv(uniforms.u_motion, false, motion);
+  }
+
+  setInterior(mouth) {
+    const { gl } = this;
+    const u = this.interior.uniforms;
+    const interior = this.rig.interior;
+    gl.uniform3fv(u.u_cavityNear, interior.cavity_near);
+    gl.uniform3fv(u.u_cavityDeep, interior.cavity_deep);
+    gl.uniform3fv(u.u_teeth, interior.teeth);
+    gl.uniform3fv(u.u_tongue, interior.tongue);
+    const upper = interior.upper_teeth;
+    const lower = interior.lower_teeth;
+    const [dx, dy] = mouth.lowerTeethShift;
+    gl.uniform4f(u.u_upperTeeth, upper.x0, upper.x1, upper.y, upper.height);
+    gl.uniform4f(u.u_lowerTeeth, lower.x0 + dx, lower.x1 + dx, lower.y + dy, lower.height);
+    gl.uniform2fv(u.u_centre, mouth.centre);
+    gl.uniform2fv(u.u_half, mouth.half);
+    gl.uniform4fv(u.u_marker, this.marker ? [...this.marker, 1] : [0, 0, 0, 0]);
+  }
+}

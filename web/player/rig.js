@@ -1,0 +1,212 @@
+// Face-rig geometry for pack format 2 (docs/rig.md): check a rig.json, deform its mesh by control weights,
+// and the shapes derived from the deformed mesh (inner-lip opening, where the lower teeth go, how the whole
+// face follows the idle video). Pure functions on plain arrays: no DOM, no GL, so a server-side renderer or
+// a test can reuse them.
+
+/** A rig.json that cannot be drawn: `field` names the part of the file that is wrong. */
+export class RigError extends Error {
+  constructor(field, message) {
+    super(`rig.json ${field}: ${message}`);
+    this.name = "RigError";
+    this.field = field;
+  }
+}
+
+function checkIndices(field, indices, count) {
+  for (const index of indices) {
+    if (!Number.isInteger(index) || index < 0 || index >= count) {
+      throw new RigError(field, `vertex ${index} does not exist (the rig has ${count} vertices)`);
+    }
+  }
+}
+
+/**
+ * The rig in the shape the renderer uses: rest positions as one Float32Array [x0, y0, x1, y1, …], triangles as
+ * a Uint16/32 index array, each control as (indices, offsets) typed arrays. Throws RigError on missing vertices.
+ */
+export function prepareRig(json) {
+  const count = json.vertices?.length ?? 0;
+  if (count < 3) throw new RigError("vertices", "needs at least 3 vertices");
+  const rest = new Float32Array(json.vertices.flat());
+  const flatTriangles = (json.triangles ?? []).flat();
+  if (!flatTriangles.length) throw new RigError("triangles", "the mesh has no triangles");
+  checkIndices("triangles", flatTriangles, count);
+  const triangles = count > 65535 ? new Uint32Array(flatTriangles) : new Uint16Array(flatTriangles);
+  const controls = {};
+  for (const [name, control] of Object.entries(json.controls ?? {})) {
+    checkIndices(`controls.${name}`, control.indices, count);
+    if (control.offsets.length !== control.indices.length) {
+      throw new RigError(`controls.${name}`, "needs one offset per index");
+    }
+    controls[name] = { indices: Uint32Array.from(control.indices), offsets: new Float32Array(control.offsets.flat()) };
+  }
+  const innerLip = json.mouth?.inner_lip ?? [];
+  checkIndices("mouth.inner_lip", innerLip, count);
+  const interior = json.mouth?.interior ?? null;
+  if (interior && interior.jaw_vertex !== undefined) checkIndices("mouth.interior.jaw_vertex", [interior.jaw_vertex], count);
+  return {
+    width: json.image.width,
+    height: json.image.height,
+    rest,
+    triangles,
+    controlNames: Object.keys(controls),
+    controls,
+    visemes: json.visemes ?? {},
+    innerLip: Uint32Array.from(innerLip),
+    interior,
+  };
+}
+
+/** Control weights as a name → weight object, from an array parallel to `rig.controlNames`. */
+export function namedWeights(rig, weights) {
+  return Object.fromEntries(rig.controlNames.map((name, i) => [name, weights[i]]));
+}
+
+/**
+ * Deformed positions: rest[v] + Σ_c weight_c · offset_c[v] (docs/rig.md), written into `out` (a Float32Array
+ * like rig.rest) and returned. `weights` is parallel to rig.controlNames; zero weights cost nothing.
+ */
+export function deform(rig, weights, out = new Float32Array(rig.rest.length)) {
+  out.set(rig.rest);
+  rig.controlNames.forEach((name, c) => {
+    const weight = weights[c];
+    if (!weight) return;
+    const { indices, offsets } = rig.controls[name];
+    for (let k = 0; k < indices.length; k += 1) {
+      out[2 * indices[k]] += weight * offsets[2 * k];
+      out[2 * indices[k] + 1] += weight * offsets[2 * k + 1];
+    }
+  });
+  return out;
+}
+
+/** How far one vertex moves at these weights: Σ_c weight_c · offset_c[vertex], as [dx, dy]. */
+export function vertexOffset(rig, weights, vertex) {
+  let dx = 0;
+  let dy = 0;
+  rig.controlNames.forEach((name, c) => {
+    const { indices, offsets } = rig.controls[name];
+    const k = indices.indexOf(vertex);
+    if (k >= 0 && weights[c]) {
+      dx += weights[c] * offsets[2 * k];
+      dy += weights[c] * offsets[2 * k + 1];
+    }
+  });
+  return [dx, dy];
+}
+
+/** The inner-lip polygon of deformed `positions` as [[x, y], …] (the ring of the mouth opening). */
+export function innerLipPolygon(rig, positions) {
+  return Array.from(rig.innerLip, (v) => [positions[2 * v], positions[2 * v + 1]]);
+}
+
+/** Area of a simple polygon [[x, y], …] by the shoelace formula (always ≥ 0). */
+export function polygonArea(points) {
+  let twice = 0;
+  for (let i = 0; i < points.length; i += 1) {
+    const [x0, y0] = points[i];
+    const [x1, y1] = points[(i + 1) % points.length];
+    twice += x0 * y1 - x1 * y0;
+  }
+  return Math.abs(twice) / 2;
+}
+
+/**
+ * The rig's intended mouth opening in pixels: the inner-lip polygon's area over its width at rest, i.e. the
+ * mean gap between the lips. Zero for a closed mouth; what a viewer (or Face Mesh) sees as "how open".
+ */
+export function mouthOpening(rig, positions) {
+  const polygon = innerLipPolygon(rig, positions);
+  if (polygon.length < 3) return 0;
+  const xs = Array.from(rig.innerLip, (v) => rig.rest[2 * v]);
+  const width = Math.max(...xs) - Math.min(...xs);
+  return width > 0 ? polygonArea(polygon) / width : 0;
+}
+
+/** Bounding box {x0, y0, x1, y1} of points [[x, y], …], grown by `margin`. */
+export function boundingBox(points, margin = 0) {
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  return {
+    x0: Math.min(...xs) - margin,
+    y0: Math.min(...ys) - margin,
+    x1: Math.max(...xs) + margin,
+    y1: Math.max(...ys) + margin,
+  };
+}
+
+/**
+ * The similarity transform (scale, rotation, translation) that takes the two reference points `a0`, `b0` onto
+ * `a1`, `b1`, as a 2×3 matrix [m00, m01, m02, m10, m11, m12] (x' = m00·x + m01·y + m02, y' = m10·x + m11·y + m12).
+ * The player maps the rig, made on the still base face, onto an idle-video frame with the tracked eye and
+ * mouth anchors this way.
+ */
+export function similarityFromPairs(a0, b0, a1, b1) {
+  const u0 = [b0[0] - a0[0], b0[1] - a0[1]];
+  const u1 = [b1[0] - a1[0], b1[1] - a1[1]];
+  const norm = u0[0] * u0[0] + u0[1] * u0[1];
+  if (norm === 0) return [1, 0, a1[0] - a0[0], 0, 1, a1[1] - a0[1]];
+  // As complex numbers: z ↦ c·z + t with c = u1 / u0.
+  const cr = (u1[0] * u0[0] + u1[1] * u0[1]) / norm;
+  const ci = (u1[1] * u0[0] - u1[0] * u0[1]) / norm;
+  return [cr, -ci, a1[0] - (cr * a0[0] - ci * a0[1]), ci, cr, a1[1] - (ci * a0[0] + cr * a0[1])];
+}
+
+export const IDENTITY = [1, 0, 0, 0, 1, 0];
+
+/** Apply a 2×3 matrix to every [x, y] pair of a flat array, into `out`. */
+export function transformPoints(matrix, points, out = new Float32Array(points.length)) {
+  const [m00, m01, m02, m10, m11, m12] = matrix;
+  for (let i = 0; i < points.length; i += 2) {
+    const x = points[i];
+    const y = points[i + 1];
+    out[i] = m00 * x + m01 * y + m02;
+    out[i + 1] = m10 * x + m11 * y + m12;
+  }
+  return out;
+}
+
+/**
+ * Head micro-motion ({dy, tilt, scale} from timeline.microMotionAt) as a 2×3 matrix about the same pivot the
+ * Canvas compositor uses (the neck: centre, 82 % down), so both renderers move a face alike.
+ */
+export function headMotionMatrix(motion, width, height) {
+  if (!motion) return IDENTITY;
+  const px = width / 2;
+  const py = height * 0.82;
+  const c = Math.cos(motion.tilt) * motion.scale;
+  const s = Math.sin(motion.tilt) * motion.scale;
+  // translate(px, py + dy) · rotate(tilt) · scale · translate(−px, −py)
+  return [c, -s, px - c * px + s * py, s, c, py + motion.dy - s * px - c * py];
+}
+
+/** a∘b: the 2×3 matrix that applies b, then a. */
+export function composeAffine(a, b) {
+  return [
+    a[0] * b[0] + a[1] * b[3],
+    a[0] * b[1] + a[1] * b[4],
+    a[0] * b[2] + a[1] * b[5] + a[2],
+    a[3] * b[0] + a[4] * b[3],
+    a[3] * b[1] + a[4] * b[4],
+    a[3] * b[2] + a[4] * b[5] + a[5],
+  ];
+}
+
+/**
+ * The mouth opening of deformed `positions` for the interior pass: the inner-lip polygon, its bounding box
+ * (grown by 2 px so the anti-aliased lip edge has interior behind it), centre and half size, and how far the
+ * lower teeth and tongue move (the jaw vertex's offset at these weights).
+ */
+export function mouthGeometry(rig, positions, weights) {
+  const polygon = innerLipPolygon(rig, positions);
+  if (polygon.length < 3) return { polygon: [], box: null, centre: [0, 0], half: [0, 0], lowerTeethShift: [0, 0] };
+  const box = boundingBox(polygon, 2);
+  const jaw = rig.interior?.jaw_vertex;
+  return {
+    polygon,
+    box,
+    centre: [(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2],
+    half: [(box.x1 - box.x0) / 2, (box.y1 - box.y0) / 2],
+    lowerTeethShift: jaw === undefined ? [0, 0] : vertexOffset(rig, weights, jaw),
+  };
+}
