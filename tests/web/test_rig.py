@@ -1,0 +1,305 @@
+"""The WebGL2 face rig (pack format 2) in real headless Chromium (SwiftShader), against the real
+`avatar-service serve` and Piper: a spoken sentence drawn frame by frame through the player's own API and
+checked with Face Mesh, rest == base image, no dissolves, and the Canvas 2D fallback."""
+
+import base64
+import io
+import json
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from avatar_service.audio import decode_mono
+from tests.web.conftest import PHOTOREAL, PLACEHOLDER, WEB_DIR
+
+pytestmark = pytest.mark.browser
+
+SENTENCE = "Good morning! How are you today? I hope you are well."
+FPS = 25
+# A page of our own with a player that draws the still base face (no idle video), no head motion and no idle
+# blinks, so a frame depends only on the audio clock.
+RIG_PAGE = """<!doctype html><html><body><canvas id="avatar"></canvas>
+<script type="module">
+  import { AvatarPlayer } from "/player/avatar-player.js";
+  const pack = new URLSearchParams(location.search).get("pack");
+  const renderer = new URLSearchParams(location.search).get("renderer") ?? undefined;
+  const player = new AvatarPlayer(document.getElementById("avatar"),
+                                  { motion: false, idleBlinks: false, idleVideo: false, renderer });
+  window.rigPage = { player, ready: player.loadPack(`/avatars/${pack}/manifest.json`).then(() => player.destroy()) };
+</script></body></html>"""
+
+# Page-side helpers: the canvas as PNG, the base image's own pixels, frames on the audio clock.
+HELPERS = """
+window.rigTools = {
+  png() { return document.getElementById('avatar').toDataURL('image/png'); },
+  async basePng() {
+    const player = window.rigPage.player;
+    const image = new Image();
+    image.src = new URL(player.pack.manifest.base_face, player.pack.url).href;
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = image.naturalWidth; canvas.height = image.naturalHeight;
+    canvas.getContext('2d').drawImage(image, 0, 0);
+    return canvas.toDataURL('image/png');
+  },
+  // Start a speech, pause it at once: from then on the test moves the audio clock itself.
+  async holdSpeech(result) {
+    const player = window.rigPage.player;
+    player.speak(result);
+    await new Promise((resolve) => player.addEventListener('speechstart', resolve, { once: true }));
+    player.audio.pause();
+  },
+  // The frame at audio time tMs, drawn by the player's renderFrame() on the audio clock.
+  frameAt(tMs) {
+    const player = window.rigPage.player;
+    player.audio.currentTime = tMs / 1000;
+    player.renderFrame();
+    return { png: this.png(), opening: player.lastFrame.opening, controls: player.lastFrame.controls };
+  },
+};
+"""
+
+
+def open_rig_page(demo, pack: str, renderer: str | None = None) -> None:
+    page = demo.page
+    page.route(f"{demo.base_url}/rig-page.html*", lambda route: route.fulfill(body=RIG_PAGE, content_type="text/html"))
+    page.add_init_script(HELPERS)
+    query = f"pack={pack}" + (f"&renderer={renderer}" if renderer else "")
+    page.goto(f"{demo.base_url}/rig-page.html?{query}")
+    page.wait_for_function("window.rigPage !== undefined")
+    page.evaluate("window.rigPage.ready")
+
+
+def decode_png(data_url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB"), dtype=np.int16)
+
+
+def rig_json(pack: str) -> dict:
+    manifest = json.loads((WEB_DIR / "avatars" / pack / "manifest.json").read_text())
+    assert manifest["format_version"] == 2, f"{pack} should ship as a format-2 pack with a face rig"
+    return json.loads((WEB_DIR / "avatars" / pack / manifest["rig"]).read_text())
+
+
+def polygon_mask(shape: tuple[int, int], polygon: list[list[float]], grow: int = 0) -> np.ndarray:
+    """Pixels inside `polygon` (pixel centres), grown by `grow` px with a stroke of its outline."""
+    image = Image.new("L", (shape[1], shape[0]), 0)
+    draw = ImageDraw.Draw(image)
+    points = [(x - 0.5, y - 0.5) for x, y in polygon]
+    draw.polygon(points, fill=255)
+    if grow:
+        draw.line([*points, points[0]], fill=255, width=2 * grow + 1, joint="curve")
+    return np.asarray(image) > 0
+
+
+def eroded(mask: np.ndarray) -> np.ndarray:
+    """`mask` minus its 1-px rim (4-neighbourhood)."""
+    padded = np.pad(mask, 1)
+    return mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+
+
+def loudness_envelope(samples: np.ndarray, rate: int, times_ms: np.ndarray, window_ms: float = 40) -> np.ndarray:
+    """RMS of the audio in a window centred on each time."""
+    half = int(rate * window_ms / 2000)
+    centres = (times_ms * rate / 1000).astype(int)
+    return np.array([np.sqrt(np.mean(samples[max(0, c - half):c + half] ** 2)) if c - half < len(samples) else 0.0
+                     for c in centres])
+
+
+@pytest.fixture(scope="module")
+def sentence(api_url: str) -> dict:
+    """One real render of SENTENCE (Piper audio, mouth cues, eye events) and its decoded audio."""
+    request = urllib.request.Request(f"{api_url}/v1/avatar/render", data=json.dumps({"text": SENTENCE}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        result = json.load(response)
+    with urllib.request.urlopen(urllib.parse.urljoin(f"{api_url}/", result["audio_url"]), timeout=30) as response:
+        audio = response.read()
+    return {"result": result, "audio": audio}
+
+
+def test_rig_maths_in_the_browser(demo):
+    """The pure modules the renderer draws from: spring trajectories and mesh deformation."""
+    demo.page.goto(f"{demo.base_url}/")
+    checks = demo.evaluate("""async () => {
+        const t = await import('/player/trajectory.js');
+        const r = await import('/player/rig.js');
+        const visemes = {REST: {}, AA: {jaw_open: 0.8}};
+        const controls = ['jaw_open'];
+        const cues = [{t_ms: 0, viseme: 'REST', weight: 1}, {t_ms: 200, viseme: 'AA', weight: 1},
+                      {t_ms: 600, viseme: 'REST', weight: 1}];
+        const at = (ms) => t.controlWeightsAt(cues, ms, visemes, controls)[0];
+        let largestStep = 0;
+        for (let ms = 0; ms < 1200; ms += 1) largestStep = Math.max(largestStep, Math.abs(at(ms + 1) - at(ms)));
+        const crossing = (from, to, level) => { for (let ms = from; ms < to; ms += 1) {
+            if ((at(ms) - level) * (at(ms + 1) - level) <= 0) return ms; } return null; };
+        const rise = crossing(100, 600, 0.4) - (200 - t.ANTICIPATION_MS);
+        const fall = crossing(500, 1200, 0.4) - (600 - t.ANTICIPATION_MS);
+        const json = {image: {width: 10, height: 10}, vertices: [[0, 0], [10, 0], [0, 10], [10, 10]],
+                      triangles: [[0, 1, 2], [1, 3, 2]], controls: {jaw_open: {indices: [3], offsets: [[0, 4]]},
+                      lip_spread: {indices: [3, 1], offsets: [[2, 0], [1, 1]]}}, visemes: {}, mouth: {inner_lip: []}};
+        const rig = r.prepareRig(json);
+        const both = Array.from(r.deform(rig, [0.5, 1]));
+        let missing = null;
+        try { r.prepareRig({...json, triangles: [[0, 1, 7]]}); } catch (error) { missing = {name: error.name, field: error.field}; }
+        const m = r.similarityFromPairs([0, 0], [10, 0], [5, 5], [5, 15]);
+        return {
+            before: t.controlWeightsAt(cues, -100, visemes, controls)[0], rest: at(150 - t.ANTICIPATION_MS),
+            held: at(590 - t.ANTICIPATION_MS), settled: at(600 - t.ANTICIPATION_MS + t.SETTLE_MS), largestStep, rise, fall,
+            zero: Array.from(r.deform(rig, [0, 0])), both, missing,
+            mapped: Array.from(r.transformPoints(m, [0, 0, 10, 0])),
+        };
+    }""")
+    assert checks["before"] == 0 and checks["rest"] == 0
+    assert checks["held"] == pytest.approx(0.8, abs=0.01)  # a held viseme reaches its pose
+    assert checks["settled"] < 1 / 255  # and rest comes back within SETTLE_MS
+    assert checks["largestStep"] < 0.02  # per ms: continuous, never a jump between poses
+    assert checks["rise"] < checks["fall"]  # the mouth opens faster than it closes
+    assert checks["zero"] == [0, 0, 10, 0, 0, 10, 10, 10]
+    assert checks["both"] == [0, 0, 11, 1, 0, 10, 12, 12]  # rest + 0.5·jaw + 1·spread, per vertex
+    assert checks["missing"] == {"name": "RigError", "field": "triangles"}
+    assert checks["mapped"] == pytest.approx([5, 5, 5, 15])
+
+
+@pytest.mark.tracking
+def test_sentence_frames_move_the_mouth_with_the_rig_and_the_sound(demo, sentence, tmp_path):
+    """Every 40 ms frame of one sentence, drawn by renderFrame() on the audio clock, checked by Face Mesh."""
+    from avatar_service.tracking.facemesh import FaceMesh
+
+    open_rig_page(demo, PHOTOREAL)
+    assert demo.evaluate("window.rigPage.player.rendererName") == "webgl2-rig"
+    result = sentence["result"]
+    demo.evaluate("result => rigTools.holdSpeech(result)", result)
+    times = np.arange(0, result["duration_ms"], 1000 / FPS)
+    frames = [demo.evaluate("t => rigTools.frameAt(t)", float(t)) for t in times]
+    demo.evaluate("window.rigPage.player.stop()")
+
+    apertures = []
+    with FaceMesh(static=True, iris=True) as mesh:
+        for index, frame in enumerate(frames):
+            faces = mesh.faces(decode_png(frame["png"]).astype(np.uint8))
+            assert faces, f"Face Mesh found no face in frame {index} (t = {times[index]:.0f} ms)"
+            points = faces[0]
+            face_height = np.hypot(*(points[152] - points[10]))
+            apertures.append(np.hypot(*(points[14] - points[13])) / face_height)
+    apertures = np.array(apertures)
+    intended = np.array([frame["opening"] for frame in frames])
+    assert intended.max() > 5  # the sentence opens the mouth by several pixels
+    r_rig = np.corrcoef(apertures, intended)[0, 1]
+    assert r_rig >= 0.9, r_rig
+
+    audio_path = tmp_path / "speech.ogg"
+    audio_path.write_bytes(sentence["audio"])
+    samples, rate = decode_mono(audio_path)
+    # The mouth leads by `lag`: the frame at t shows what is heard at t + lag.
+    by_lag = {lag: np.corrcoef(apertures, loudness_envelope(samples, rate, times + lag))[0, 1] for lag in range(0, 61, 10)}
+    assert max(by_lag.values()) >= 0.5, by_lag
+
+
+def test_at_rest_the_rig_draws_the_base_image(demo):
+    open_rig_page(demo, PHOTOREAL)
+    frame = decode_png(demo.evaluate("() => { window.rigPage.player.renderFrame(); return rigTools.png(); }"))
+    base = decode_png(demo.evaluate("rigTools.basePng()"))
+    rig = rig_json(PHOTOREAL)
+    vertices = rig["vertices"]
+    # Outside 2 px of the mesh's edges: its outer border and the (closed) inner-lip hole.
+    near_edges = polygon_mask(frame.shape[:2], [vertices[i] for i in rig["mouth"]["inner_lip"]], grow=2)
+    border = np.ones(frame.shape[:2], bool)
+    border[2:-2, 2:-2] = False
+    keep = ~(near_edges | border)
+    difference = np.abs(frame - base)[keep].mean()
+    assert difference <= 1.0, difference  # ≤ 1/255 on average: the rig adds nothing at rest
+
+
+def test_mid_transition_frame_is_one_mouth_in_one_pose(demo, sentence):
+    """No dissolves: half-way through an opening, the frame is exactly the rig drawn at the blended weights,
+    and the interior shows only through the inner-lip opening."""
+    open_rig_page(demo, PHOTOREAL)
+    result = sentence["result"]
+    demo.evaluate("result => rigTools.holdSpeech(result)", result)
+    checked = demo.evaluate("""async (duration) => {
+        const player = window.rigPage.player;
+        const { controlWeightsAt } = await import('/player/trajectory.js');
+        const { deform, innerLipPolygon } = await import('/player/rig.js');
+        const rig = player.rig.rig;
+        const jaw = rig.controlNames.indexOf('jaw_open');
+        const jawAt = (ms) => controlWeightsAt(player.speech.cues, ms, rig.visemes, rig.controlNames)[jaw];
+        // The steepest opening of the sentence: the middle of a transition between two poses.
+        let mid = 0, steepest = 0;
+        for (let ms = 5; ms < duration - 5; ms += 5) {
+            const slope = jawAt(ms + 5) - jawAt(ms - 5);
+            if (slope > steepest) { steepest = slope; mid = ms; }
+        }
+        const during = rigTools.frameAt(mid);
+        const weights = rig.controlNames.map((name) => during.controls[name]);
+        player.drawRig(weights);
+        const direct = rigTools.png();
+        player.rig.renderer.marker = [0, 1, 0];
+        player.drawRig(weights);
+        const marked = rigTools.png();
+        player.rig.renderer.marker = null;
+        const polygon = innerLipPolygon(rig, deform(rig, weights));
+        return {mid, jaw: weights[jaw], before: jawAt(mid - 60), after: jawAt(mid + 60), during: during.png,
+                direct, marked, polygon};
+    }""", result["duration_ms"])
+    assert checked["before"] < checked["jaw"] < checked["after"], checked["jaw"]
+    during, direct, marked = (decode_png(checked[key]) for key in ("during", "direct", "marked"))
+    assert np.array_equal(during, direct)  # the frame is a function of the blended weights alone
+    green = (marked[..., 1] > 200) & (marked[..., 0] < 60) & (marked[..., 2] < 60)
+    opening = polygon_mask(green.shape, checked["polygon"])
+    assert opening.sum() > 50  # a real opening half-way through the transition
+    assert not (green & ~polygon_mask(green.shape, checked["polygon"], grow=1)).any()  # never over the lips
+    inner = eroded(opening)
+    assert green[inner].mean() > 0.95  # and it fills the opening
+
+
+def test_blink_and_gaze_deform_the_eyes(demo):
+    open_rig_page(demo, PHOTOREAL)
+    rig = rig_json(PHOTOREAL)
+
+    def box_around(indices: list[int]) -> tuple[slice, slice]:
+        xs, ys = zip(*(rig["vertices"][i] for i in indices), strict=True)
+        return slice(int(min(ys)) - 4, int(max(ys)) + 5), slice(int(min(xs)) - 4, int(max(xs)) + 5)
+
+    lids = box_around(rig["controls"]["blink_left"]["indices"] + rig["controls"]["blink_right"]["indices"])
+    irises = box_around(rig["controls"]["gaze_x"]["indices"])
+    shots = demo.evaluate("""() => {
+        const player = window.rigPage.player;
+        const names = player.rig.rig.controlNames;
+        const shot = (pose) => { player.drawRig(names.map((name) => pose[name] ?? 0)); return rigTools.png(); };
+        return {open: shot({}), closed: shot({blink_left: 1, blink_right: 1}), right: shot({gaze_x: 1}),
+                again: shot({})};
+    }""")
+    open_, closed, right, again = (decode_png(shots[key]) for key in ("open", "closed", "right", "again"))
+    assert np.abs(closed - open_)[lids].mean() > 4  # the lids close over the eyes
+    assert np.abs(right - open_)[irises].max() > 20  # the irises move (an iris edge shifts by ~2 px)
+    assert np.array_equal(again, open_)  # and everything comes back
+
+
+BLOCK_WEBGL2 = """
+const original = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+  return type === 'webgl2' ? null : original.call(this, type, ...rest);
+};
+"""
+
+
+def test_without_webgl2_the_player_says_so_and_uses_the_canvas_compositor(demo):
+    messages = []
+    demo.page.on("console", lambda message: messages.append(message.text))
+    demo.page.add_init_script(BLOCK_WEBGL2)
+    manifest = json.loads((WEB_DIR / "avatars" / PHOTOREAL / "manifest.json").read_text())
+    open_rig_page(demo, PHOTOREAL)
+    if manifest.get("mouth", {}).get("sprites"):
+        assert demo.evaluate("window.rigPage.player.rendererName") == "canvas2d"
+    assert any("WebGL2 is not available" in message for message in messages), messages
+
+
+def test_format_1_packs_play_with_the_canvas_compositor(demo):
+    messages = []
+    demo.page.on("console", lambda message: messages.append(message.text))
+    open_rig_page(demo, PLACEHOLDER)
+    assert demo.evaluate("window.rigPage.player.rendererName") == "canvas2d"
+    assert any("format 1" in message for message in messages), messages
