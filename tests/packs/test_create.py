@@ -20,6 +20,7 @@ def pack(request: pytest.FixtureRequest) -> Path:
 def test_pack_from_a_photo_validates_and_fits_the_budget(pack: Path) -> None:
     manifest = validate_pack(pack)
     assert manifest.idle_video and manifest.anchor_timeline
+    assert manifest.format_version == 2 and manifest.rig  # the face rig, checked for fold-overs by validate
     assert manifest.mouth.frame.height > 120  # the taller frame that reaches the chin
     assert sum((pack / name).stat().st_size for name in set(manifest.files().values())) <= MAX_PACK_BYTES
     assert not [p for p in pack.parent.iterdir() if p.name.startswith(".")]  # no staging left behind

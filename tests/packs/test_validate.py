@@ -39,8 +39,8 @@ def test_shipped_packs_validate(pack_id: str, capsys: pytest.CaptureFixture) -> 
 
 
 def test_missing_file(pack: Path, capsys: pytest.CaptureFixture) -> None:
-    (pack / "eyes_half.png").unlink()
-    assert "missing file eyes_half.png (eyes.half)" in validate_error(pack, capsys)
+    (pack / "eyes_half.webp").unlink()
+    assert "missing file eyes_half.webp (eyes.half)" in validate_error(pack, capsys)
 
 
 def test_missing_manifest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -48,9 +48,9 @@ def test_missing_manifest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
 
 
 def test_wrong_image_size(pack: Path, capsys: pytest.CaptureFixture) -> None:
-    Image.new("RGB", (100, 80)).save(pack / "eyes_closed.png")
+    Image.new("RGB", (100, 80)).save(pack / "eyes_closed.webp")
     err = validate_error(pack, capsys)
-    assert "eyes_closed.png is 100x80" in err and "(eyes.closed)" in err
+    assert "eyes_closed.webp is 100x80" in err and "(eyes.closed)" in err
 
 
 def test_sprite_strip_must_hold_every_viseme(pack: Path, capsys: pytest.CaptureFixture) -> None:

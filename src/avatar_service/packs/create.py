@@ -1,7 +1,8 @@
-"""`pack create`: one frontal photo -> a complete avatar pack (format v1), built in a staging directory
-and renamed into place only when every file is written, so a failure leaves nothing half-made."""
+"""`pack create`: one frontal photo -> a complete avatar pack (format 2: images plus a face rig), built in
+a staging directory and renamed into place only when every file is written, so a failure leaves nothing
+half-made."""
 
-import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,31 +12,33 @@ from avatar_service.packs.eyes import EyeSprites, make_eye_sprites
 from avatar_service.packs.files import MANIFEST_NAME, manifest_json, staged_pack_dir
 from avatar_service.packs.framing import CANVAS, check_face_size, crop_face
 from avatar_service.packs.idle import IDLE_NAME, IdleMotion, render_idle_loop
-from avatar_service.packs.imaging import png_bytes
+from avatar_service.packs.face_topology import face_mesh_triangles, face_oval_ring
+from avatar_service.packs.imaging import decoded, lossless_webp_bytes, photo_bytes, png_bytes
 from avatar_service.packs.manifest import (
     EyesLayer,
     Motion,
+    PACK_FORMAT_VERSION,
     MouthLayer,
     PackManifest,
     Point,
     Size,
 )
-from avatar_service.packs.mouth import MouthSprites, make_mouth_sprites
+from avatar_service.packs.mouth import MouthSprites, make_mouth_sprites, sample_colours
+from avatar_service.packs.rig import derive_rig, rig_document
 from avatar_service.packs.validate import validate_pack
 from avatar_service.schemas import VISEMES
 from avatar_service.tracking.errors import UnusableFace
 from avatar_service.tracking.facemesh import FaceMesh, require_mediapipe
 from avatar_service.tracking.video import read_image
 
-# A palette base face keeps a whole pack (idle video included) well under the seed design's 1 MB budget.
-# Sprites stay true colour: outside their masks they must equal the stored base pixel for pixel, which a
-# second, independently dithered palette would break.
-BASE_COLOURS = 256
+RIG_NAME = "rig.json"
 
 
 @dataclass
 class PackImages:
-    base: np.ndarray
+    base: np.ndarray  # as stored (decoded from base_data), so sprites can copy it pixel-exactly
+    base_data: bytes
+    base_format: str  # "webp" or "jpg"
     mouth: MouthSprites
     eyes: EyeSprites
 
@@ -66,41 +69,54 @@ def make_images(photo: np.ndarray, points: np.ndarray) -> PackImages:
     rest = mouth.frames[VISEMES.index("REST")]
     base = portrait.copy()
     base[top : top + height, left : left + width] = (region * (1 - alpha) + rest * alpha).round().astype(np.uint8)
-    base = quantised(base)
+    # True colour (the palette PNG of format 1 banded on skin); WebP or JPEG, whichever is smaller.
+    base_format, base_data = photo_bytes(base)
+    base = decoded(base_data)
     for frame in mouth.frames:
         outside = mouth.mask == 0
         frame[outside] = base[top : top + height, left : left + width][outside]
-    return PackImages(base=base, mouth=mouth, eyes=make_eye_sprites(base, canvas_points))
+    return PackImages(
+        base=base, base_data=base_data, base_format=base_format, mouth=mouth, eyes=make_eye_sprites(base, canvas_points)
+    )
 
 
-def quantised(image: np.ndarray) -> np.ndarray:
-    """The image as the palette PNG will store it, so sprites can copy the stored base pixel-exactly."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png_bytes(image, palette_colours=BASE_COLOURS))) as stored:
-        return np.asarray(stored.convert("RGB"))
+def make_rig(base: np.ndarray, source: str) -> dict:
+    """rig.json for the stored base face: landmarks are found again on it, because the base has the REST
+    mouth baked in and the rig must fit the pixels the player draws."""
+    points = find_face(base, f"the base face made from {source}")
+    height, width = base.shape[:2]
+    rig = derive_rig(points, face_mesh_triangles(), face_oval_ring(), width, height)
+    colours = sample_colours(base, points)
+    interior = {
+        "cavity_near": colours.cavity_lit,
+        "cavity_deep": colours.cavity_back,
+        "teeth": colours.teeth,
+        "tongue": colours.tongue,
+    }
+    return rig_document(rig, interior)
 
 
 def build_manifest(pack_id: str, name: str, images: PackImages, attribution: str | None) -> PackManifest:
     mx, my, mw, mh = images.mouth.box
     ex, ey, ew, eh = images.eyes.box
     return PackManifest(
+        format_version=PACK_FORMAT_VERSION,
         id=pack_id,
         name=name,
         canvas=Size(width=CANVAS[0], height=CANVAS[1]),
-        base_face="base_face.png",
+        base_face=f"base_face.{images.base_format}",
         idle_video=IDLE_NAME,
         mouth=MouthLayer(
-            sprites="mouth_sprites.png",
+            sprites="mouth_sprites.webp",
             mask="mouth_mask.png",
             frame=Size(width=mw, height=mh),
             visemes=list(VISEMES),
             anchor=Point(x=mx + mw / 2, y=my + mh / 2),
         ),
         eyes=EyesLayer(
-            open="eyes_open.png",
-            half="eyes_half.png",
-            closed="eyes_closed.png",
+            open="eyes_open.webp",
+            half="eyes_half.webp",
+            closed="eyes_closed.webp",
             mask="eyes_mask.png",
             frame=Size(width=ew, height=eh),
             anchor=Point(x=ex + ew / 2, y=ey + eh / 2),
@@ -110,20 +126,22 @@ def build_manifest(pack_id: str, name: str, images: PackImages, attribution: str
         # The idle video carries the head motion; the player's own micro-motion stays gentle on top.
         motion=Motion(head_bob_px=1.0, tilt_deg=0.3, breathing_scale=0.002, idle_blink_interval_s=(3, 6)),
         attribution=attribution,
+        rig=RIG_NAME,
     )
 
 
-def write_pack(staging: Path, manifest: PackManifest, images: PackImages, idle: IdleMotion) -> None:
+def write_pack(staging: Path, manifest: PackManifest, images: PackImages, rig: dict, idle: IdleMotion) -> None:
     from PIL import Image
 
     files = {
-        manifest.base_face: png_bytes(images.base, palette_colours=BASE_COLOURS),
-        manifest.mouth.sprites: png_bytes(np.concatenate(images.mouth.frames, axis=1)),
+        manifest.base_face: images.base_data,
+        manifest.mouth.sprites: lossless_webp_bytes(np.concatenate(images.mouth.frames, axis=1)),
         manifest.mouth.mask: png_bytes(images.mouth.mask),
-        manifest.eyes.open: png_bytes(images.eyes.frames["open"]),
-        manifest.eyes.half: png_bytes(images.eyes.frames["half"]),
-        manifest.eyes.closed: png_bytes(images.eyes.frames["closed"]),
+        manifest.eyes.open: lossless_webp_bytes(images.eyes.frames["open"]),
+        manifest.eyes.half: lossless_webp_bytes(images.eyes.frames["half"]),
+        manifest.eyes.closed: lossless_webp_bytes(images.eyes.frames["closed"]),
         manifest.eyes.mask: png_bytes(images.eyes.mask),
+        RIG_NAME: json.dumps(rig, separators=(",", ":")).encode(),
         IDLE_NAME: render_idle_loop(Image.fromarray(images.base), manifest, idle),
     }
     for name, data in files.items():
@@ -140,9 +158,10 @@ def create_pack(
     photo = read_image(photo_path)
     points = find_face(photo, photo_path.name)
     images = make_images(photo, points)
+    rig = make_rig(images.base, photo_path.name)
     manifest = build_manifest(pack_dir.name, name or pack_dir.name.replace("_", " ").title(), images, attribution)
     with staged_pack_dir(pack_dir, replace=replace) as staging:
-        write_pack(staging, manifest, images, idle or IdleMotion())
+        write_pack(staging, manifest, images, rig, idle or IdleMotion())
         if track:
             from avatar_service.tracking.timeline import track_pack_video
 

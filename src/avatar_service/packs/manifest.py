@@ -1,4 +1,5 @@
-"""The avatar pack format v1: `manifest.json` and `anchor_timeline.json`, as pydantic models.
+"""The avatar pack format (v1, and v2 which adds a face rig): `manifest.json` and `anchor_timeline.json`,
+as pydantic models. `rig.json` (format 2) is modelled in `packs.rig_check`; docs/rig.md describes it.
 
 The web player (`web/`) reads the same files; `manifest.schema.json` next to this module is the published
 JSON Schema, generated from these models by `python -m avatar_service.packs.manifest`.
@@ -13,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from avatar_service.schemas import Viseme
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # of anchor_timeline.json
+PACK_FORMAT_VERSION = 2  # what `pack create` writes; format-1 packs still validate and play
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 # The seed design's sprite sizes; a generated pack may declare a taller mouth frame so the jaw can drop.
@@ -73,9 +75,11 @@ class Motion(_Strict):
 
 
 class PackManifest(_Strict):
-    """`manifest.json` of an avatar pack (format v1). File fields are names relative to the pack directory."""
+    """`manifest.json` of an avatar pack (format 1 or 2). File fields are names relative to the pack directory.
+    Format 2 adds `rig` (rig.json, docs/rig.md); its mouth sprites and eye images stay for players without
+    WebGL2."""
 
-    format_version: Literal[1] = FORMAT_VERSION
+    format_version: Literal[1, 2] = 1  # a manifest without the field predates format 2
     id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
     name: str = Field(min_length=1, max_length=200)
     canvas: Size
@@ -86,6 +90,15 @@ class PackManifest(_Strict):
     eyes: EyesLayer
     motion: Motion | None = None
     attribution: str | None = None
+    rig: str | None = Field(default=None, description="Format 2: the face rig (rig.json, docs/rig.md).")
+
+    @model_validator(mode="after")
+    def _rig_matches_format(self) -> "PackManifest":
+        if self.format_version == 2 and self.rig is None:
+            raise ValueError("format_version 2 needs a rig file (rig)")
+        if self.format_version == 1 and self.rig is not None:
+            raise ValueError("rig needs format_version 2")
+        return self
 
     def files(self) -> dict[str, str]:
         """Every file the manifest names, keyed by the manifest field that names it."""
@@ -99,6 +112,7 @@ class PackManifest(_Strict):
             "eyes.half": self.eyes.half,
             "eyes.closed": self.eyes.closed,
             "eyes.mask": self.eyes.mask,
+            "rig": self.rig,
         }
         return {field: name for field, name in named.items() if name is not None}
 
@@ -139,7 +153,7 @@ class AnchorTimeline(_Strict):
 def manifest_json_schema() -> dict:
     schema = PackManifest.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "avatar-service/pack-manifest-v1.schema.json"
+    schema["$id"] = "avatar-service/pack-manifest-v2.schema.json"
     return schema
 
 

@@ -36,9 +36,10 @@ BLINK_CLOSURE = 0.96  # of the lid gap; the lashes cover the rest and no triangl
 GAZE_OF_EYE_WIDTH = 0.04  # iris shift per unit of gaze weight
 
 CORNER_GROUPS = ((61, 76, 62, 78), (291, 306, 292, 308))  # each side moves as one rigid group
-# The corners sit on the lip line, half-way between the still upper lip and the lower lip's corner end
-# (LOWER_LIP_OF_CHIN x the profile's 0.5 at q = +-1).
-CORNER_JAW = 0.5 * LOWER_LIP_OF_CHIN * 0.5
+# The corners hardly drop as the jaw opens (the opening is a lens pointed at the corners), and the inner
+# upper lip arches up by a little of the chin drop.
+CORNER_JAW = 0.12
+UPPER_LIP_ARCH = 0.08
 
 VISEMES: dict[str, dict[str, float]] = {
     "REST": {},
@@ -216,24 +217,38 @@ def _ring_strip(vertices: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> n
 
 
 def _eye_fill(points: np.ndarray, eye: tuple) -> np.ndarray:
-    """The eye opening as a strip of quads between the lids (it collapses evenly in a blink); the quad
-    under the iris centre is a fan about it, so a gaze shift moves the iris between the lids."""
+    """The eye opening as a strip of quads between the lids (it collapses evenly in a blink); the quads
+    the iris centre can reach in a gaze shift are one fan about it, so the iris moves between the lids."""
     upper, lower, iris = eye
-    x = points[iris, 0]
     closed = points + blink(points, eye)
-    triangles = []
+    fan, triangles = _iris_fan(points, eye)
     for k in range(len(upper) - 1):
         quad = [upper[k], upper[k + 1], lower[k + 1], lower[k]]
-        columns = sorted(points[[upper[k], lower[k]], 0].tolist() + points[[upper[k + 1], lower[k + 1]], 0].tolist())
-        if columns[1] <= x <= columns[2]:
-            triangles += [(iris, quad[n], quad[(n + 1) % 4]) for n in range(4) if quad[n] != quad[(n + 1) % 4]]
-        elif quad[0] == quad[3]:  # the corner: a triangle
+        if k in fan:
+            continue
+        if quad[0] == quad[3]:  # the corner: a triangle
             triangles.append((quad[0], quad[1], quad[2]))
         elif quad[1] == quad[2]:
             triangles.append((quad[0], quad[1], quad[3]))
         else:
             triangles += _best_split(quad, points, closed)
     return np.array(triangles, dtype=np.int64)
+
+
+def _iris_fan(points: np.ndarray, eye: tuple) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """The lid quads (by index) within a gaze shift of the iris centre, and their fan about it."""
+    upper, lower, iris = eye
+    reach = GAZE_OF_EYE_WIDTH * float(np.ptp(points[list(upper), 0])) + 1.0
+    x = points[iris, 0]
+    fan = [
+        k for k in range(len(upper) - 1)
+        if min(points[[upper[k], lower[k]], 0]) <= x + reach
+        and max(points[[upper[k + 1], lower[k + 1]], 0]) >= x - reach
+    ]
+    if not fan:
+        return [], []
+    ring = list(upper[fan[0] : fan[-1] + 2]) + list(lower[fan[0] : fan[-1] + 2])[::-1]
+    return fan, [(iris, a, b) for a, b in zip(ring, ring[1:] + ring[:1], strict=True) if a != b]
 
 
 def _best_split(quad: list[int], rest: np.ndarray, closed: np.ndarray) -> list[tuple[int, int, int]]:
@@ -295,10 +310,13 @@ def _near_mouth(points: np.ndarray, m: FaceMeasures, reach_w: float = 0.45) -> n
 
 def jaw_open(points: np.ndarray, m: FaceMeasures) -> np.ndarray:
     """Chin drops JAW_DROP_H·H; the lower lip follows at LOWER_LIP_OF_CHIN with an elliptical profile
-    along the lip (0.5 + 0.5·sqrt(1 - q²)), so the opening is an oval and not a box."""
+    between the inner corners and the upper lip arches up a little, so the opening is a lens and not a
+    box; the corners barely drop."""
     drop = JAW_DROP_H * m.face_height
-    q = _lip_position(points, m)
-    lip_profile = np.where(np.abs(q) <= 1, 0.5 + 0.5 * np.sqrt(np.clip(1 - q**2, 0, 1)), 0.5 * np.exp(-((np.abs(q) - 1) / 0.8) ** 2))
+    q = np.abs(points[:, 0] - m.centre[0]) / (np.hypot(*(points[308] - points[78])) / 2)
+    ellipse = np.clip(1 - q**2, 0, 1) ** 0.75
+    corner = CORNER_JAW / LOWER_LIP_OF_CHIN
+    lip_profile = np.where(q <= 1, corner + (1 - corner) * ellipse, corner * np.exp(-(((q - 1) / 0.8) ** 2)))
     chin_y = points[lm.CHIN, 1]
     depth = np.clip((points[:, 1] - m.centre[1]) / (chin_y - m.centre[1]), 0, 1)
     jaw = points[list(lm.JAW)]
@@ -309,8 +327,15 @@ def jaw_open(points: np.ndarray, m: FaceMeasures) -> np.ndarray:
     weight = weight * _below_lips(points, m)
     for group in CORNER_GROUPS:
         weight[list(group)] = CORNER_JAW
+    # The upper lip arches as a band, fading toward the nose over about its thickness.
+    above = 1 - _below_lips(points, m)
+    height_above = np.clip(m.split_y(points[:, 0]) - points[:, 1], 0, None)
+    fade = np.exp(-((height_above / (1.5 * _lip_thickness(points)[0])) ** 2))
+    weight = np.where(above > 0.5, -UPPER_LIP_ARCH * ellipse * fade * above, weight)
     offsets = np.zeros_like(points)
     offsets[:, 1] = drop * weight
+    offsets[list(CORNER_GROUPS[0] + CORNER_GROUPS[1]), 1] = drop * CORNER_JAW
+    _rigid_corners(points, offsets, m)
     return offsets
 
 
@@ -361,7 +386,10 @@ def upper_lip_raise(points: np.ndarray, m: FaceMeasures) -> np.ndarray:
     middle = np.clip(1 - q**2, 0, 1) ** 0.7
     above = 1 - _below_lips(points, m)
     offsets = np.zeros_like(points)
-    offsets[:, 1] = -UPPER_RAISE_H * m.face_height * middle * above * _near_mouth(points, m, reach_w=0.3)
+    # Nothing above the base of the nose (landmark 2) moves: the nostrils are not lifted with the lip.
+    nose_base = points[2, 1]
+    below_nose = _smoothstep((points[:, 1] - nose_base) / (0.5 * (m.centre[1] - nose_base)))
+    offsets[:, 1] = -UPPER_RAISE_H * m.face_height * middle * above * below_nose * _near_mouth(points, m, reach_w=0.3)
     _rigid_corners(points, offsets, m)
     return offsets
 
@@ -371,7 +399,11 @@ def blink(points: np.ndarray, eye: tuple) -> np.ndarray:
     follows with distance; the iris centre stays between the lids."""
     upper, lower, iris = eye
     low = points[list(lower)]
-    low_y = lambda x: np.interp(x, *low[np.argsort(low[:, 0])].T)  # noqa: E731
+    low_line = low[np.argsort(low[:, 0])]
+
+    def low_y(x: np.ndarray | float) -> np.ndarray:
+        return np.interp(x, low_line[:, 0], low_line[:, 1])
+
     lid = points[list(upper)]
     lid_dy = BLINK_CLOSURE * (low_y(lid[:, 0]) - lid[:, 1])
     order = np.argsort(lid[:, 0])
@@ -382,18 +414,29 @@ def blink(points: np.ndarray, eye: tuple) -> np.ndarray:
     lid_y_at = np.interp(points[:, 0], lid[order, 0], lid[order, 1])
     above = points[:, 1] < lid_y_at - 0.5
     in_span = (points[:, 0] > lid[:, 0].min() - 0.2 * eye_width) & (points[:, 0] < lid[:, 0].max() + 0.2 * eye_width)
-    distance = np.hypot(np.maximum(lid_y_at - points[:, 1], 0), np.maximum(np.abs(points[:, 0] - lid[order, 0].mean()) - eye_width / 2, 0))
+    beside = np.maximum(np.abs(points[:, 0] - lid[order, 0].mean()) - eye_width / 2, 0)
+    distance = np.hypot(np.maximum(lid_y_at - points[:, 1], 0), beside)
     follow = np.exp(-((distance / (0.3 * eye_width)) ** 2)) * 0.6
     skin = above & in_span
     skin[list(upper) + list(lower) + [iris]] = False
     offsets[skin, 1] = np.interp(points[skin, 0], lid[order, 0], lid_dy[order]) * follow[skin]
-    # The iris centre keeps its place between the closing lids.
-    x, y = points[iris]
-    up = float(np.interp(x, lid[order, 0], lid[order, 1]))
-    down = float(low_y(x))
-    fraction = (y - up) / max(down - up, 1e-6)
-    up_closed = up + float(np.interp(x, lid[order, 0], lid_dy[order]))
-    offsets[iris, 1] = up_closed + fraction * (down - up_closed) - y
+    # The iris centre goes where its fan stays widest in the closed lid (the lids are not straight lines,
+    # so a fixed fraction of the gap can fall outside the closed fan).
+    _, fan = _iris_fan(points, eye)
+    if fan:
+        closed = points + offsets
+        x = points[iris, 0]
+        up = float(np.interp(x, lid[order, 0], closed[list(upper), 1][order]))
+        down = float(low_y(x))
+        tris = np.array(fan)
+        rest_sign = np.sign(signed_areas(points, tris))
+
+        def worst(y: float) -> float:
+            closed[iris, 1] = y
+            return float(np.min(rest_sign * signed_areas(closed, tris)))
+
+        best = max(np.linspace(up, down, 41), key=worst)
+        offsets[iris, 1] = best - points[iris, 1]
     return offsets
 
 

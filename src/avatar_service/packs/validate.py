@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from avatar_service.packs.errors import InvalidPack
-from avatar_service.packs.files import load_manifest
+from avatar_service.packs.files import describe_validation_error, load_manifest
 from avatar_service.packs.manifest import AnchorTimeline, PackManifest, Size
 
 MAX_PACK_BYTES = 1_000_000  # the seed design's budget per avatar, idle video included
@@ -17,6 +17,7 @@ def validate_pack(pack_dir: Path) -> PackManifest:
     problems = check_files(pack_dir, manifest)
     if not problems:
         problems = check_images(pack_dir, manifest) + check_anchors(manifest) + check_extras(pack_dir, manifest)
+        problems += check_rig(pack_dir, manifest)
     if problems:
         raise InvalidPack(str(pack_dir), problems)
     return manifest
@@ -112,6 +113,24 @@ def check_extras(pack_dir: Path, manifest: PackManifest) -> list[str]:
     if manifest.idle_video:
         problems += _check_video(pack_dir / manifest.idle_video, manifest.canvas)
     return problems
+
+
+def check_rig(pack_dir: Path, manifest: PackManifest) -> list[str]:
+    """Format 2: rig.json parses, fits the canvas, references only existing vertices and never folds."""
+    from avatar_service.packs.rig_check import RigFile, rig_problems
+
+    if manifest.rig is None:
+        return []
+    try:
+        rig = RigFile.model_validate_json((pack_dir / manifest.rig).read_bytes())
+    except ValidationError as error:
+        return [describe_validation_error(manifest.rig, error)]
+    if (rig.image.width, rig.image.height) != (manifest.canvas.width, manifest.canvas.height):
+        return [
+            f"{manifest.rig} image is {rig.image.width}x{rig.image.height}, not the canvas's "
+            f"{manifest.canvas.width}x{manifest.canvas.height}"
+        ]
+    return rig_problems(rig, manifest.rig)
 
 
 def _check_video(path: Path, canvas: Size) -> list[str]:

@@ -1,0 +1,143 @@
+"""`rig.json` of a format-2 pack: its structure (pydantic) and the geometric checks `pack validate` runs
+(indices in range, no fold-over at any single control at full weight or at any viseme's combination)."""
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from avatar_service.packs.rig import signed_areas
+from avatar_service.schemas import VISEMES
+
+# Face Mesh folds two nose-wing triangles in 2D already at rest; slivers that small never show
+# (docs/rig.md, "What the numbers mean").
+SLIVER_PX2 = 0.5
+# Controls the player drives in both directions; the rest only in [0, 1].
+SIGNED_CONTROLS = ("gaze_x", "gaze_y")
+REQUIRED_CONTROLS = (
+    "jaw_open", "lip_spread", "lip_round", "lower_lip_tuck", "upper_lip_raise",
+    "blink_left", "blink_right", "gaze_x", "gaze_y",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageSize(_Strict):
+    width: int = Field(gt=0, le=4096)
+    height: int = Field(gt=0, le=4096)
+
+
+class Control(_Strict):
+    indices: list[int]
+    offsets: list[tuple[float, float]]
+
+
+class TeethBox(_Strict):
+    y: float
+    x0: float
+    x1: float
+    height: float = Field(gt=0)
+
+
+class Interior(_Strict):
+    cavity_near: tuple[float, float, float]
+    cavity_deep: tuple[float, float, float]
+    teeth: tuple[float, float, float]
+    tongue: tuple[float, float, float]
+    upper_teeth: TeethBox
+    lower_teeth: TeethBox
+    jaw_vertex: int
+
+
+class Mouth(_Strict):
+    inner_lip: list[int] = Field(min_length=3)
+    interior: Interior
+
+
+class RigFile(_Strict):
+    """`rig.json`, as docs/rig.md specifies it."""
+
+    rig_version: int = Field(ge=1, le=1)
+    image: ImageSize
+    vertices: list[tuple[float, float]] = Field(min_length=3)
+    triangles: list[tuple[int, int, int]] = Field(min_length=1)
+    fixed: list[int]
+    controls: dict[str, Control]
+    visemes: dict[str, dict[str, float]]
+    mouth: Mouth
+
+
+def rig_problems(rig: RigFile, name: str) -> list[str]:
+    """Everything wrong with a parsed rig, each as one phrase naming the field."""
+    problems = _index_problems(rig, name)
+    if problems:
+        return problems
+    return _fold_problems(rig, name)
+
+
+def _index_problems(rig: RigFile, name: str) -> list[str]:
+    count = len(rig.vertices)
+    problems = []
+
+    def check(field: str, indices: list[int] | np.ndarray) -> None:
+        indices = np.asarray(indices, dtype=np.int64).ravel()
+        bad = indices[(indices < 0) | (indices >= count)]
+        if bad.size:
+            problems.append(f"{name} {field} references missing vertex {int(bad[0])} (the rig has {count} vertices)")
+
+    check("triangles", rig.triangles)
+    check("fixed", rig.fixed)
+    check("mouth.inner_lip", rig.mouth.inner_lip)
+    check("mouth.interior.jaw_vertex", [rig.mouth.interior.jaw_vertex])
+    for control_name, control in rig.controls.items():
+        check(f"controls.{control_name}.indices", control.indices)
+        if len(control.indices) != len(control.offsets):
+            problems.append(
+                f"{name} controls.{control_name} has {len(control.indices)} indices but {len(control.offsets)} offsets"
+            )
+    missing = [control for control in REQUIRED_CONTROLS if control not in rig.controls]
+    if missing:
+        problems.append(f"{name} controls lacks {', '.join(missing)}")
+    for viseme, weights in rig.visemes.items():
+        if viseme not in VISEMES:
+            problems.append(f"{name} visemes.{viseme}: unknown viseme (known: {', '.join(VISEMES)})")
+        unknown = [control for control in weights if control not in rig.controls]
+        if unknown:
+            problems.append(f"{name} visemes.{viseme} uses unknown control {unknown[0]}")
+    absent = [viseme for viseme in VISEMES if viseme not in rig.visemes]
+    if absent:
+        problems.append(f"{name} visemes lacks {', '.join(absent)}")
+    return problems
+
+
+def _fold_problems(rig: RigFile, name: str) -> list[str]:
+    rest = np.array(rig.vertices, dtype=np.float64)
+    triangles = np.array(rig.triangles, dtype=np.int64)
+    offsets = {}
+    for control_name, control in rig.controls.items():
+        dense = np.zeros_like(rest)
+        if control.indices:
+            dense[control.indices] = control.offsets
+        offsets[control_name] = dense
+    rest_area = signed_areas(rest, triangles)
+    # Orientation is taken from rest, so a consistently wound rig is not required, only an unfolding one.
+    counted = np.abs(rest_area) >= SLIVER_PX2
+    poses = [(f"controls.{c} at weight {w:g}", {c: w}) for c in rig.controls for w in _full_weights(c)]
+    poses += [(f"visemes.{v} ({_describe(weights)})", weights) for v, weights in rig.visemes.items() if weights]
+    problems = []
+    for label, weights in poses:
+        moved = rest + sum(weight * offsets[control] for control, weight in weights.items())
+        area = signed_areas(moved, triangles)
+        folded = np.flatnonzero(counted & (np.sign(area) != np.sign(rest_area)))
+        if folded.size:
+            first = triangles[folded[0]].tolist()
+            problems.append(f"{name} {label} folds {folded.size} triangle(s) over (first: vertices {first})")
+    return problems
+
+
+def _full_weights(control: str) -> tuple[float, ...]:
+    return (1.0, -1.0) if control in SIGNED_CONTROLS else (1.0,)
+
+
+def _describe(weights: dict[str, float]) -> str:
+    return ", ".join(f"{control} {weight:g}" for control, weight in weights.items())

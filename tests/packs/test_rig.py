@@ -1,0 +1,144 @@
+"""Format-2 rigs: the geometry `pack create` derives, and `pack validate` refusing folded or broken rigs."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar_service.cli import main
+from avatar_service.packs.rig import LANDMARK_COUNT, signed_areas
+from avatar_service.packs.validate import validate_pack
+from tests.packs.test_validate import AVATARS, edit_manifest, validate_error
+
+
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    copy = tmp_path / "grace_hopper_v1"
+    shutil.copytree(AVATARS / "grace_hopper_v1", copy)
+    return copy
+
+
+def load_rig(pack: Path) -> dict:
+    return json.loads((pack / "rig.json").read_text())
+
+
+def edit_rig(pack: Path, change) -> None:
+    rig = load_rig(pack)
+    change(rig)
+    (pack / "rig.json").write_text(json.dumps(rig))
+
+
+def pose(rig: dict, weights: dict[str, float]) -> np.ndarray:
+    positions = np.array(rig["vertices"])
+    for name, weight in weights.items():
+        control = rig["controls"][name]
+        positions[control["indices"]] += weight * np.array(control["offsets"])
+    return positions
+
+
+def polygon_area(points: np.ndarray) -> float:
+    x, y = points.T
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def test_shipped_grace_hopper_is_format_2_with_true_colour_images() -> None:
+    manifest = validate_pack(AVATARS / "grace_hopper_v1")
+    assert manifest.format_version == 2 and manifest.rig == "rig.json"
+    assert not [name for name in manifest.files().values() if name.endswith(".png") and "mask" not in name]
+    from PIL import Image
+
+    with Image.open(AVATARS / "grace_hopper_v1" / manifest.base_face) as base:
+        assert base.mode == "RGB"
+        assert len(base.getcolors(1 << 24)) > 20_000  # format 1's palette base had 256
+
+
+def test_mesh_covers_the_image_and_keeps_landmark_numbering() -> None:
+    rig = load_rig(AVATARS / "grace_hopper_v1")
+    vertices, triangles = np.array(rig["vertices"]), np.array(rig["triangles"])
+    areas = signed_areas(vertices, triangles)
+    assert (areas > 0).mean() > 0.99  # wound one way at rest, but for Face Mesh's own nose-wing slivers
+    assert np.all(areas[areas <= 0] > -0.5)
+    width, height = rig["image"]["width"], rig["image"]["height"]
+    opening = abs(polygon_area(vertices[rig["mouth"]["inner_lip"]]))
+    # Every pixel is covered once, but for the closed inner-lip opening (and Face Mesh's nose folds).
+    assert abs(areas.sum() + opening - width * height) < 0.002 * width * height
+    assert len(vertices) > LANDMARK_COUNT and max(rig["fixed"]) == len(vertices) - 1
+    assert {tuple(vertices[i]) for i in rig["fixed"]} >= {(0.0, 0.0), (float(width), float(height))}
+    for control in rig["controls"].values():
+        assert not set(control["indices"]) & set(rig["fixed"])  # the border never moves
+
+
+def test_jaw_opens_the_inner_lips_in_proportion_and_visemes_are_ordered() -> None:
+    rig = load_rig(AVATARS / "grace_hopper_v1")
+    vertices = np.array(rig["vertices"])
+    face_height = np.hypot(*(vertices[152] - vertices[10]))
+    chin_drop = pose(rig, {"jaw_open": 1})[152, 1] - vertices[152, 1]
+    assert chin_drop == pytest.approx(0.13 * face_height, rel=0.02)
+
+    def opening(weights: dict[str, float]) -> float:
+        return abs(polygon_area(pose(rig, weights)[rig["mouth"]["inner_lip"]]))
+
+    openings = [opening({"jaw_open": w}) for w in np.linspace(0, 1, 11)]
+    assert np.all(np.diff(openings) > 0) and openings[0] < 0.02 * openings[-1]
+    visemes = {name: opening(weights) for name, weights in rig["visemes"].items()}
+    assert visemes["AA"] > visemes["OH"] > visemes["EE"] > visemes["REST"]
+    assert visemes["FF"] < 0.25 * visemes["AA"]
+
+
+def test_blink_closes_each_lid_and_only_its_own_eye() -> None:
+    rig = load_rig(AVATARS / "grace_hopper_v1")
+    vertices = np.array(rig["vertices"])
+    for control, (upper, lower, other) in {"blink_left": (159, 145, 386), "blink_right": (386, 374, 159)}.items():
+        closed = pose(rig, {control: 1})
+        gap = vertices[lower, 1] - vertices[upper, 1]
+        assert closed[lower, 1] - closed[upper, 1] < 0.1 * gap
+        assert np.array_equal(closed[other], vertices[other])
+
+
+def test_refuses_a_control_that_folds_at_full_weight(pack: Path, capsys: pytest.CaptureFixture) -> None:
+    def triple_jaw(rig: dict) -> None:
+        rig["controls"]["jaw_open"]["offsets"] = [[3 * dx, 3 * dy] for dx, dy in rig["controls"]["jaw_open"]["offsets"]]
+
+    edit_rig(pack, triple_jaw)
+    assert "rig.json controls.jaw_open at weight 1 folds" in validate_error(pack, capsys)
+
+
+def test_refuses_a_viseme_combination_that_folds(pack: Path, capsys: pytest.CaptureFixture) -> None:
+    edit_rig(pack, lambda rig: rig["visemes"].update(AA={"jaw_open": 2.5, "lip_round": 1}))
+    err = validate_error(pack, capsys)
+    assert "rig.json visemes.AA (jaw_open 2.5, lip_round 1) folds" in err
+    assert "controls.jaw_open" not in err  # each control alone at weight 1 is fine
+
+
+def test_refuses_missing_vertices(pack: Path, capsys: pytest.CaptureFixture) -> None:
+    count = len(load_rig(pack)["vertices"])
+    edit_rig(pack, lambda rig: rig["triangles"].append([0, 1, count]))
+    assert f"rig.json triangles references missing vertex {count} (the rig has {count} vertices)" in validate_error(
+        pack, capsys
+    )
+
+    def bad_control(rig: dict) -> None:
+        rig["triangles"].pop()
+        rig["controls"]["blink_left"]["indices"][0] = count + 5
+
+    edit_rig(pack, bad_control)
+    assert f"controls.blink_left.indices references missing vertex {count + 5}" in validate_error(pack, capsys)
+
+
+def test_refuses_format_2_without_a_rig_and_a_missing_rig_file(pack: Path, capsys: pytest.CaptureFixture) -> None:
+    (pack / "rig.json").unlink()
+    assert "missing file rig.json (rig)" in validate_error(pack, capsys)
+    edit_manifest(pack, lambda m: m.pop("rig"))
+    assert "format_version 2 needs a rig file" in validate_error(pack, capsys)
+
+
+def test_refuses_a_rig_for_another_canvas(pack: Path, capsys: pytest.CaptureFixture) -> None:
+    edit_rig(pack, lambda rig: rig["image"].update(width=640))
+    assert "rig.json image is 640x640, not the canvas's 512x640" in validate_error(pack, capsys)
+
+
+def test_format_1_packs_still_validate(capsys: pytest.CaptureFixture) -> None:
+    assert main(["pack", "validate", str(AVATARS / "realistic_female_v1")]) == 0
+    assert validate_pack(AVATARS / "realistic_female_v1").format_version == 1
