@@ -11,8 +11,8 @@
 
 import { Compositor, OVERLAY_COLORS, SELECTION_COLOR, maskToAlpha, strokeBox } from "./compositor.js";
 import {
-  composeAffine,
   deform,
+  deformedRegion,
   headMotionMatrix,
   IDENTITY,
   mouthGeometry,
@@ -212,7 +212,7 @@ export class AvatarPlayer extends EventTarget {
     this.canvas.width = manifest.canvas.width;
     this.canvas.height = manifest.canvas.height;
     this.compositor = compositorAssets ? new Compositor(this.canvas, { ...compositorAssets, video }) : null;
-    this.rig = renderer ? { rig, renderer, positions: new Float32Array(rig.rest.length) } : null;
+    this.rig = renderer ? { rig, renderer, base, positions: new Float32Array(rig.rest.length) } : null;
     this.idleEvents = [];
     this.nextIdleBlinkAt = null;
     this.renderFrame();
@@ -434,7 +434,11 @@ export class AvatarPlayer extends EventTarget {
     };
     if (this.rig) {
       const weights = this.rigWeights(cues, speechMs ?? 0, closure, gaze);
-      this.drawRig(weights, trackedFrame ? similarityFromPairs(reference.eyes, reference.mouth, trackedFrame.eyes, trackedFrame.mouth) : null);
+      // On the idle video the rig follows the tracked face (eye and mouth anchors) frame by frame.
+      let follow = null;
+      if (trackedFrame) follow = similarityFromPairs(reference.eyes, reference.mouth, trackedFrame.eyes, trackedFrame.mouth);
+      else if (video?.readyState >= 2) follow = IDENTITY;
+      this.drawRig(weights, follow);
     } else {
       this.compositor.render(this.lastFrame);
     }
@@ -453,34 +457,46 @@ export class AvatarPlayer extends EventTarget {
 
   /**
    * Draw the rig at `weights` (parallel to the rig's controlNames) onto the visible canvas. `follow` maps the
-   * rig (made on the still base face) onto the idle video's current frame, or is null for the still face.
+   * rig (made on the still base face) onto the idle video's current frame (a 2×3 matrix), or is null to draw
+   * the still face.
    * Also usable directly, e.g. to show a pose: player.drawRig(weights).
    */
   drawRig(weights, follow = null) {
     const view = this.rig;
     const { rig, renderer } = view;
+    const { width, height } = rig;
+    const place = follow ?? IDENTITY;
     const positions = deform(rig, weights, view.positions);
-    const usesVideo = follow !== null;
-    if (usesVideo && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
-    const sources = usesVideo ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
-    const motion = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, rig.width, rig.height) : IDENTITY;
-    const toCanvas = usesVideo ? composeAffine(motion, follow) : motion;
-    const mouth = mouthGeometry(rig, positions, weights);
-    const picture = renderer.render({ positions, sources, video: usesVideo ? this.pack.video : null, motion: toCanvas, mouth });
-    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions) };
+    const picture = follow ? this.pack.video : this.rig.base;
     const ctx = this.canvas.getContext("2d");
+    // The picture itself, as the compositor draws it: unmoved underneath (fills the edge pixels head motion
+    // uncovers), then moved with the head. Where the rig is at rest this already is the frame.
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(picture, 0, 0);
-    if (this.lastFrame.overlay) this.drawRigOverlay(ctx, positions, toCanvas);
+    ctx.drawImage(picture, 0, 0, width, height);
+    const motion = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, width, height) : IDENTITY;
+    ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
+    if (this.lastFrame.motion) ctx.drawImage(picture, 0, 0, width, height);
+    // Then the deformed part from the WebGL2 renderer, over the same pixels under the same head motion.
+    const region = deformedRegion(rig, weights, positions, place);
+    if (region) {
+      if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
+      const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
+      const mouth = mouthGeometry(rig, positions, weights);
+      const drawn = renderer.render({ region, positions, sources, video: follow ? picture : null, place, mouth });
+      const { x, y, width: w, height: h } = region;
+      ctx.drawImage(drawn, x, y, w, h, x, y, w, h);
+    }
+    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), region };
+    if (this.lastFrame.overlay) this.drawRigOverlay(ctx, transformPoints(place, positions));
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
     if (this.lastFrame.selection) {
       strokeBox(ctx, this.lastFrame[this.lastFrame.selection], SELECTION_COLOR, 3, [8, 5], null);
     }
   }
 
   /** Overlay (T) for the rig: its mesh at the current pose, and the mouth and eye anchor boxes. */
-  drawRigOverlay(ctx, positions, toCanvas) {
+  drawRigOverlay(ctx, points) {
     const { triangles } = this.rig.rig;
-    const points = transformPoints(toCanvas, positions);
     ctx.save();
     ctx.strokeStyle = "rgba(0, 229, 255, 0.55)";
     ctx.lineWidth = 0.6;

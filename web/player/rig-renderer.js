@@ -1,23 +1,28 @@
-// WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws, into an offscreen WebGL2
-// canvas that is then copied onto the player's visible canvas:
-//   1. the still base face, unmoved, behind everything (fills the edge pixels that head motion uncovers);
-//   2. the inner-lip polygon into the stencil buffer (even-odd fill with INVERT, so any simple ring works);
-//   3. the mouth interior — cavity, teeth, tongue, shaded from the rig's colours — where the stencil is set,
-//      so it is seen only through the opening between the lips and never drawn over them;
-//   4. the face mesh textured with the base face (or the idle video's frame) at its deformed positions.
-// There is no blending anywhere: every pixel comes from one surface in one pose (no dissolves).
+// WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws into an offscreen WebGL2
+// canvas, only inside the box the deformation reaches (rig.js deformedRegion; outside it the mesh maps the
+// picture onto itself, so the player's copy of the picture is already right there):
+//   1. the face mesh textured with the base face (or the idle video's frame) at its deformed positions; the
+//      inner-lip opening is a hole in it;
+//   2. the mouth interior — cavity, teeth, tongue, shaded from the rig's colours — over the box of the
+//      opening, opaque wherever a pixel's centre lies inside the inner-lip polygon and transparent beyond
+//      FEATHER_PX outside it: it is seen only through the opening, and the lip edge gets a ~1 px feather
+//      (sharp edges looked cut out, 1.5 px blurry: docs/rig-player.md).
+// Apart from that anti-aliased edge nothing is blended: every pixel comes from one surface in one pose (no
+// dissolves). Drawing only the deformed box, without multisampling, matters on the CPU: SwiftShader (headless
+// Chromium, --disable-gpu) fills a whole 512×640 frame in several ms, the mouth region in a fraction of that.
 // The geometry (deformed positions, where the interior goes) comes from the pure functions of rig.js; this
-// module only owns GL state. Techniques: stencil-buffer polygon fill (OpenGL Programming Guide, "Drawing
-// Filled, Concave Polygons Using the Stencil Buffer"); WebGL2 API per the Khronos WebGL 2.0 specification.
+// module only owns GL state (WebGL2 API per the Khronos WebGL 2.0 specification). Inside/outside and edge
+// distance of the polygon per fragment: the crossing-number test and point-to-segment distance (Haines,
+// "Point in Polygon Strategies", Graphics Gems IV, 1994).
 
 const VERTEX_SHADER = `#version 300 es
-in vec2 a_position;   // where the vertex is drawn, base-face pixels (before head motion)
-in vec2 a_source;     // where its texture comes from, base-face pixels
+in vec2 a_position;   // where the vertex is drawn, rig pixels (the still base face's)
+in vec2 a_source;     // where its texture comes from, picture pixels
 uniform vec2 u_size;
-uniform mat3 u_motion;
+uniform mat3 u_place; // rig pixels → picture pixels (identity, or onto the idle video's face)
 out vec2 v_source;
 void main() {
-  vec2 p = (u_motion * vec3(a_position, 1.0)).xy;
+  vec2 p = (u_place * vec3(a_position, 1.0)).xy;
   v_source = a_source;
   gl_Position = vec4(p.x / u_size.x * 2.0 - 1.0, 1.0 - p.y / u_size.y * 2.0, 0.0, 1.0);
 }`;
@@ -32,11 +37,17 @@ void main() {
   color = vec4(texture(u_texture, v_source / u_size).rgb, 1.0);
 }`;
 
-// The interior in base-face pixels (v_source = the position at rest of the head). Shading after the rig
+// The interior in rig pixels (v_source = a_position, before u_place). Shading after the rig
 // notes in docs/rig.md "Mouth interior": a red-brown cavity darker towards the back, upper teeth fixed to
 // the head, lower teeth and tongue moved with the jaw, teeth darker towards the corners and under the lip.
+// The longest inner-lip ring the interior shader takes, and the width of the feathered lip edge.
+const MAX_LIP = 64;
+const FEATHER_PX = 0.9;
+
 const INTERIOR_SHADER = `#version 300 es
 precision highp float;
+#define MAX_LIP ${MAX_LIP}
+#define FEATHER_PX ${FEATHER_PX.toFixed(2)}
 in vec2 v_source;
 uniform vec3 u_cavityNear, u_cavityDeep, u_teeth, u_tongue;
 uniform vec4 u_upperTeeth;   // x0, x1, top y, height
@@ -44,7 +55,25 @@ uniform vec4 u_lowerTeeth;   // x0, x1, top y (jaw offset applied), height
 uniform vec2 u_centre;       // middle of the opening
 uniform vec2 u_half;         // half width and height of the opening
 uniform vec4 u_marker;       // alpha > 0: draw this flat colour instead (tests locate the interior with it)
+uniform vec2 u_lip[MAX_LIP];  // the inner-lip polygon, rig pixels
+uniform int u_lipCount;
 out vec4 color;
+
+// Opacity of the interior at p: 1 inside the polygon, fading to 0 at FEATHER_PX outside it.
+float opening(vec2 p) {
+  bool inside = false;
+  float nearest = 1e9;
+  for (int i = 0; i < MAX_LIP; i += 1) {
+    if (i >= u_lipCount) break;
+    vec2 a = u_lip[i];
+    vec2 b = u_lip[i + 1 < u_lipCount ? i + 1 : 0];
+    if ((a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y)) inside = !inside;
+    vec2 ab = b - a;
+    float t = clamp(dot(p - a, ab) / max(dot(ab, ab), 1e-6), 0.0, 1.0);
+    nearest = min(nearest, length(p - a - t * ab));
+  }
+  return inside ? 1.0 : clamp(1.0 - nearest / FEATHER_PX, 0.0, 1.0);
+}
 
 float teethShade(float x, float x0, float x1) {
   float mid = 0.5 * (x0 + x1);
@@ -57,8 +86,10 @@ float teethShade(float x, float x0, float x1) {
 }
 
 void main() {
-  if (u_marker.a > 0.0) { color = vec4(u_marker.rgb, 1.0); return; }
   vec2 p = v_source;
+  float alpha = opening(p);
+  if (alpha <= 0.0) discard;
+  if (u_marker.a > 0.0) { color = vec4(u_marker.rgb, alpha); return; }
   vec2 d = (p - u_centre) / max(u_half, vec2(1.0));
   float depth = 1.0 - clamp(length(d), 0.0, 1.0);       // 0 at the lips, 1 in the middle (the back)
   vec3 c = mix(u_cavityNear, u_cavityDeep, smoothstep(0.0, 0.8, depth));
@@ -79,13 +110,9 @@ void main() {
     float underLip = smoothstep(upperTop - 0.5 * u_upperTeeth.w, upperTop + 0.6 * u_upperTeeth.w, p.y);
     c = u_teeth * teethShade(p.x, u_upperTeeth.x, u_upperTeeth.y) * mix(0.7, 1.0, underLip);
   }
-  color = vec4(c, 1.0);
+  color = vec4(c, alpha);
 }`;
 
-const STENCIL_SHADER = `#version 300 es
-precision mediump float;
-out vec4 color;
-void main() { color = vec4(0.0); }`;
 
 /** Is WebGL2 available in this browser? (Creates and drops a throwaway context.) */
 export function webgl2Available() {
@@ -148,8 +175,6 @@ function mat3(m) {
   return new Float32Array([m[0], m[3], 0, m[1], m[4], 0, m[2], m[5], 1]);
 }
 
-const IDENTITY3 = mat3([1, 0, 0, 0, 1, 0]);
-
 export class RigRenderer {
   /**
    * @param {object} rig a prepared rig (rig.js prepareRig)
@@ -160,9 +185,9 @@ export class RigRenderer {
     const canvas = document.createElement("canvas");
     canvas.width = rig.width;
     canvas.height = rig.height;
-    // Multisampling anti-aliases the lip edge over the interior (~1 px, as a feathered edge would);
-    // the canvas is copied to the visible one in the same task, so its buffer need not be preserved.
-    const gl = canvas.getContext("webgl2", { antialias: true, stencil: true, alpha: false, depth: false });
+    // No multisampling: the interior pass feathers the only edge that needs it. The canvas is copied to the
+    // visible one in the same task, so its buffer need not be preserved.
+    const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false });
     if (!gl) return null;
     return new RigRenderer(gl, rig, base);
   }
@@ -174,18 +199,13 @@ export class RigRenderer {
     this.marker = null;
     this.face = program(gl, FACE_SHADER);
     this.interior = program(gl, INTERIOR_SHADER);
-    this.stencil = program(gl, STENCIL_SHADER);
     this.mesh = geometry(gl, gl.DYNAMIC_DRAW, rig.triangles);
     this.triangleCount = rig.triangles.length;
     this.mesh.upload(1, rig.rest);
-    this.backdrop = geometry(gl, gl.STATIC_DRAW);
-    const { width: w, height: h } = rig;
-    const quad = new Float32Array([0, 0, w, 0, 0, h, w, h]);
-    this.backdrop.upload(0, quad);
-    this.backdrop.upload(1, quad);
     this.mouth = geometry(gl, gl.DYNAMIC_DRAW);
     this.baseTexture = this.texture(base);
     this.videoTexture = null;
+    this.lastSources = null;
   }
 
   texture(source) {
@@ -201,54 +221,26 @@ export class RigRenderer {
   }
 
   /**
-   * Draw one frame. `frame`: {positions (deformed, Float32Array), sources (where each vertex's texture comes
-   * from, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), motion (2×3
-   * head-motion matrix), mouth: {polygon [[x, y], …] deformed inner lip, centre [x, y], half [w, h],
-   * lowerTeethShift [dx, dy]}}. Returns the offscreen canvas holding the picture.
+   * Draw the deformed part of one frame. `frame`: {region {x, y, width, height} (picture pixels, from
+   * deformedRegion), positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
+   * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
+   * rig → picture matrix), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: its
+   * pixels inside `region` are the frame's.
    */
   render(frame) {
     const { gl, rig } = this;
-    const { width, height } = rig;
-    gl.viewport(0, 0, width, height);
+    const { region } = frame;
+    gl.viewport(0, 0, rig.width, rig.height);
+    gl.enable(gl.SCISSOR_TEST);
+    gl.scissor(region.x, rig.height - region.y - region.height, region.width, region.height);
     gl.disable(gl.BLEND);
-    gl.clearStencil(0);
-    gl.clear(gl.COLOR_BUFFER_BIT | gl.STENCIL_BUFFER_BIT);
-    const motion = mat3(frame.motion);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    const place = mat3(frame.place);
 
-    // 1. The unmoved still face behind everything.
-    this.use(this.face, IDENTITY3);
+    // 1. The face surface, textured by the still face or the idle video's current frame.
+    this.use(this.face, place);
     gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
     gl.uniform1i(this.face.uniforms.u_texture, 0);
-    gl.disable(gl.STENCIL_TEST);
-    gl.bindVertexArray(this.backdrop.vao);
-    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
-
-    // 2–3. The interior through the inner-lip opening.
-    const polygon = frame.mouth.polygon;
-    if (polygon.length >= 3) {
-      const { x0, y0, x1, y1 } = frame.mouth.box;
-      const fan = new Float32Array([...polygon.flat(), x0, y0, x1, y0, x0, y1, x1, y1]);
-      this.mouth.upload(0, fan);
-      this.mouth.upload(1, fan);
-      gl.bindVertexArray(this.mouth.vao);
-      gl.enable(gl.STENCIL_TEST);
-      gl.stencilFunc(gl.ALWAYS, 0, 0xff);
-      gl.stencilOp(gl.KEEP, gl.KEEP, gl.INVERT);
-      gl.colorMask(false, false, false, false);
-      this.use(this.stencil, motion);
-      gl.drawArrays(gl.TRIANGLE_FAN, 0, polygon.length);
-      gl.colorMask(true, true, true, true);
-      gl.stencilFunc(gl.NOTEQUAL, 0, 0xff);
-      gl.stencilOp(gl.KEEP, gl.KEEP, gl.KEEP);
-      this.use(this.interior, motion);
-      this.setInterior(frame.mouth);
-      gl.drawArrays(gl.TRIANGLE_STRIP, polygon.length, 4);
-      gl.disable(gl.STENCIL_TEST);
-    }
-
-    // 4. The face surface, textured by the still face or the idle video's current frame.
-    this.use(this.face, motion);
     if (frame.video) {
       this.videoTexture ??= this.texture(null);
       gl.bindTexture(gl.TEXTURE_2D, this.videoTexture);
@@ -262,15 +254,31 @@ export class RigRenderer {
     this.lastSources = frame.sources;
     gl.bindVertexArray(this.mesh.vao);
     gl.drawElements(gl.TRIANGLES, this.triangleCount, this.rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
+
+    // 2. The interior through the inner-lip opening, its edge feathered over the lips.
+    const { polygon, box } = frame.mouth;
+    if (polygon.length >= 3 && polygon.length <= MAX_LIP) {
+      const quad = new Float32Array([box.x0, box.y0, box.x1, box.y0, box.x0, box.y1, box.x1, box.y1]);
+      this.mouth.upload(0, quad);
+      this.mouth.upload(1, quad);
+      gl.enable(gl.BLEND);
+      gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+      this.use(this.interior, place);
+      this.setInterior(frame.mouth);
+      gl.bindVertexArray(this.mouth.vao);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      gl.disable(gl.BLEND);
+    }
     gl.bindVertexArray(null);
+    gl.disable(gl.SCISSOR_TEST);
     return this.canvas;
   }
 
-  use({ prog, uniforms }, motion) {
+  use({ prog, uniforms }, place) {
     const gl = this.gl;
     gl.useProgram(prog);
     gl.uniform2f(uniforms.u_size, this.rig.width, this.rig.height);
-    gl.uniformMatrix3fv(uniforms.u_motion, false, motion);
+    gl.uniformMatrix3fv(uniforms.u_place, false, place);
   }
 
   setInterior(mouth) {
@@ -289,5 +297,7 @@ export class RigRenderer {
     gl.uniform2fv(u.u_centre, mouth.centre);
     gl.uniform2fv(u.u_half, mouth.half);
     gl.uniform4fv(u.u_marker, this.marker ? [...this.marker, 1] : [0, 0, 0, 0]);
+    gl.uniform2fv(u["u_lip[0]"], mouth.polygon.flat());
+    gl.uniform1i(u.u_lipCount, mouth.polygon.length);
   }
 }

@@ -49,12 +49,74 @@ export function prepareRig(json) {
     height: json.image.height,
     rest,
     triangles,
+    neighbours: neighbourhoods(triangles, count),
     controlNames: Object.keys(controls),
     controls,
     visemes: json.visemes ?? {},
     innerLip: Uint32Array.from(innerLip),
     interior,
   };
+}
+
+/** For each vertex, the vertices it shares a triangle with (itself included), as CSR arrays. */
+function neighbourhoods(triangles, count) {
+  const sets = Array.from({ length: count }, (_, v) => new Set([v]));
+  for (let t = 0; t < triangles.length; t += 3) {
+    const corners = [triangles[t], triangles[t + 1], triangles[t + 2]];
+    for (const a of corners) for (const b of corners) sets[a].add(b);
+  }
+  const starts = new Uint32Array(count + 1);
+  sets.forEach((set, v) => (starts[v + 1] = starts[v] + set.size));
+  const members = new Uint32Array(starts[count]);
+  sets.forEach((set, v) => members.set([...set], starts[v]));
+  return { starts, members };
+}
+
+// Vertices moved by less than this are left to the picture: the error is a quarter-pixel shift at most,
+// below what bilinear resampling already blurs, and it keeps the drawn box to where the face really moves.
+export const STILL_PX = 0.25;
+
+/**
+ * The integer pixel box {x, y, width, height} that holds every triangle with a vertex moved by more than
+ * STILL_PX at `positions` (deformed rig pixels), mapped by `matrix` (2×3), grown by `margin` and clipped to the
+ * image; null when nothing moves. Outside it the mesh maps the picture onto itself, so only this box needs
+ * drawing.
+ */
+export function deformedRegion(rig, weights, positions, matrix = IDENTITY, margin = 2) {
+  const { starts, members } = rig.neighbours;
+  const { rest } = rig;
+  const seen = new Uint8Array(rest.length / 2);
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  const [m00, m01, m02, m10, m11, m12] = matrix;
+  rig.controlNames.forEach((name, c) => {
+    if (!weights[c]) return;
+    for (const v of rig.controls[name].indices) {
+      if (seen[v]) continue;
+      seen[v] = 1;
+      if (Math.hypot(positions[2 * v] - rest[2 * v], positions[2 * v + 1] - rest[2 * v + 1]) <= STILL_PX) continue;
+      for (let k = starts[v]; k < starts[v + 1]; k += 1) {
+        const u = members[k];
+        const px = positions[2 * u];
+        const py = positions[2 * u + 1];
+        const x = m00 * px + m01 * py + m02;
+        const y = m10 * px + m11 * py + m12;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  });
+  if (x0 === Infinity) return null;
+  const left = Math.max(0, Math.floor(x0 - margin));
+  const top = Math.max(0, Math.floor(y0 - margin));
+  const right = Math.min(rig.width, Math.ceil(x1 + margin));
+  const bottom = Math.min(rig.height, Math.ceil(y1 + margin));
+  if (right <= left || bottom <= top) return null;
+  return { x: left, y: top, width: right - left, height: bottom - top };
 }
 
 /** Control weights as a name → weight object, from an array parallel to `rig.controlNames`. */
@@ -178,18 +240,6 @@ export function headMotionMatrix(motion, width, height) {
   const s = Math.sin(motion.tilt) * motion.scale;
   // translate(px, py + dy) · rotate(tilt) · scale · translate(−px, −py)
   return [c, -s, px - c * px + s * py, s, c, py + motion.dy - s * px - c * py];
-}
-
-/** a∘b: the 2×3 matrix that applies b, then a. */
-export function composeAffine(a, b) {
-  return [
-    a[0] * b[0] + a[1] * b[3],
-    a[0] * b[1] + a[1] * b[4],
-    a[0] * b[2] + a[1] * b[5] + a[2],
-    a[3] * b[0] + a[4] * b[3],
-    a[3] * b[1] + a[4] * b[4],
-    a[3] * b[2] + a[4] * b[5] + a[5],
-  ];
 }
 
 /**
