@@ -111,6 +111,7 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
     the Face Mesh surface and outer ring (packs.face_topology)."""
     if points.shape != (LANDMARK_COUNT, 2):
         raise ValueError(f"need {LANDMARK_COUNT} landmarks (Face Mesh with iris refinement), got {points.shape[0]}")
+    points = closed_lips(points)
     vertices, rings = _with_rings(points, oval, width, height)
     faces = [triangles, *(_eye_fill(points, eye) for eye in EYES.values())]
     faces += [_ring_strip(vertices, inner, outer) for inner, outer in zip(rings, rings[1:], strict=False)]
@@ -148,6 +149,18 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
 
 
 # ---- mesh ------------------------------------------------------------------------------------------
+
+
+def closed_lips(points: np.ndarray) -> np.ndarray:
+    """The landmarks with each inner-lip pair (13/14, 82/87, ...) moved to its midpoint, so the opening
+    (a hole in the mesh) has no area at rest and weight 0 draws exactly the base image: whatever the base
+    shows between the lips (REST's closed lips) becomes the lips' edge when they part."""
+    closed = points.copy()
+    upper, lower = list(lm.INNER_LIP_UPPER), list(lm.INNER_LIP_LOWER)
+    middle = (points[upper] + points[lower]) / 2
+    closed[upper] = middle
+    closed[lower] = middle
+    return closed
 
 
 def _with_rings(
@@ -327,11 +340,13 @@ def jaw_open(points: np.ndarray, m: FaceMeasures) -> np.ndarray:
     weight = weight * _below_lips(points, m)
     for group in CORNER_GROUPS:
         weight[list(group)] = CORNER_JAW
-    # The upper lip arches as a band, fading toward the nose over about its thickness.
+    # The upper lip arches up as a band, fading toward the nose over about its thickness.
     above = 1 - _below_lips(points, m)
     height_above = np.clip(m.split_y(points[:, 0]) - points[:, 1], 0, None)
     fade = np.exp(-((height_above / (1.5 * _lip_thickness(points)[0])) ** 2))
-    weight = np.where(above > 0.5, -UPPER_LIP_ARCH * ellipse * fade * above, weight)
+    # Toward the corners it goes down with them instead (the corner and its neighbours move as one).
+    upper_lip = (CORNER_JAW * (1 - ellipse) - UPPER_LIP_ARCH * ellipse) * fade * above
+    weight = np.where(above > 0.5, upper_lip, weight)
     offsets = np.zeros_like(points)
     offsets[:, 1] = drop * weight
     offsets[list(CORNER_GROUPS[0] + CORNER_GROUPS[1]), 1] = drop * CORNER_JAW
@@ -455,7 +470,7 @@ def _rigid_corners(points: np.ndarray, offsets: np.ndarray, m: FaceMeasures) -> 
     for group in CORNER_GROUPS:
         move = offsets[group[0]].copy()
         distance = np.hypot(*(points - points[list(group)].mean(axis=0)).T)
-        pull = np.exp(-((distance / (0.1 * m.mouth_width)) ** 2))[:, None]
+        pull = np.exp(-((distance / (0.15 * m.mouth_width)) ** 2))[:, None]
         offsets[:] = offsets * (1 - pull) + move * pull
         offsets[list(group)] = move
 
