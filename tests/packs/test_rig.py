@@ -1,5 +1,6 @@
 """Format-2 rigs: the geometry `pack create` derives, and `pack validate` refusing folded or broken rigs."""
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from avatar_service.cli import main
 from avatar_service.packs.rig import LANDMARK_COUNT, signed_areas
 from avatar_service.packs.validate import validate_pack
 from tests.packs.test_validate import AVATARS, edit_manifest, validate_error
+from tests.support import require
 
 
 @pytest.fixture
@@ -142,3 +144,17 @@ def test_refuses_a_rig_for_another_canvas(pack: Path, capsys: pytest.CaptureFixt
 def test_format_1_packs_still_validate(capsys: pytest.CaptureFixture) -> None:
     assert main(["pack", "validate", str(AVATARS / "realistic_female_v1")]) == 0
     assert validate_pack(AVATARS / "realistic_female_v1").format_version == 1
+
+
+@pytest.mark.tracking
+def test_shipped_rig_is_derived_from_its_own_base_face() -> None:
+    """The shipped rig.json is what `pack create` derives today from the pack's own base face: rebuilding
+    the pack after changing packs/rig.py is not forgotten."""
+    require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
+    from avatar_service.packs.create import make_rig
+    from avatar_service.packs.imaging import decoded
+
+    pack = AVATARS / "grace_hopper_v1"
+    manifest = validate_pack(pack)
+    derived = json.loads(json.dumps(make_rig(decoded((pack / manifest.base_face).read_bytes()), "grace_hopper")))
+    assert derived == load_rig(pack)
