@@ -1,5 +1,5 @@
 """The avatar pack format (v1, and v2 which adds a face rig): `manifest.json` and `anchor_timeline.json`,
-as pydantic models. `rig.json` (format 2) is modelled in `packs.rig_check`; docs/rig.md describes it.
+and `rig.json` (format 2, described in docs/rig.md), as pydantic models.
 
 The web player (`web/`) reads the same files; `manifest.schema.json` next to this module is the published
 JSON Schema, generated from these models by `python -m avatar_service.packs.manifest`.
@@ -148,6 +148,46 @@ class AnchorTimeline(_Strict):
         if len(self.frames) != self.frame_count:
             raise ValueError(f"frame_count is {self.frame_count} but {len(self.frames)} frames are listed")
         return self
+
+
+class RigControl(_Strict):
+    indices: list[int]
+    offsets: list[tuple[float, float]]
+
+
+class TeethBox(_Strict):
+    y: float
+    x0: float
+    x1: float
+    height: float = Field(gt=0)
+
+
+class MouthInterior(_Strict):
+    cavity_near: tuple[float, float, float]
+    cavity_deep: tuple[float, float, float]
+    teeth: tuple[float, float, float]
+    tongue: tuple[float, float, float]
+    upper_teeth: TeethBox
+    lower_teeth: TeethBox
+    jaw_vertex: int
+
+
+class RigMouth(_Strict):
+    inner_lip: list[int] = Field(min_length=3)
+    interior: MouthInterior
+
+
+class RigFile(_Strict):
+    """`rig.json`, as docs/rig.md specifies it."""
+
+    rig_version: int = Field(ge=1, le=1)
+    image: Size
+    vertices: list[tuple[float, float]] = Field(min_length=3)
+    triangles: list[tuple[int, int, int]] = Field(min_length=1)
+    fixed: list[int]
+    controls: dict[str, RigControl]
+    visemes: dict[str, dict[str, float]]
+    mouth: RigMouth
 
 
 def manifest_json_schema() -> dict:

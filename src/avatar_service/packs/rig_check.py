@@ -1,9 +1,10 @@
-"""`rig.json` of a format-2 pack: its structure (pydantic) and the geometric checks `pack validate` runs
-(indices in range, no fold-over at any single control at full weight or at any viseme's combination)."""
+"""The geometric checks `pack validate` runs on a format-2 pack's `rig.json` (modelled in
+`packs.manifest.RigFile`): indices in range, no fold-over at any single control at full weight or at any
+viseme's combination."""
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from avatar_service.packs.manifest import RigFile
 from avatar_service.packs.rig import signed_areas
 from avatar_service.schemas import VISEMES
 
@@ -17,55 +18,6 @@ REQUIRED_CONTROLS = (
     "jaw_open", "lip_spread", "lip_round", "lower_lip_tuck", "upper_lip_raise",
     "blink_left", "blink_right", "gaze_x", "gaze_y",
 )
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ImageSize(_Strict):
-    width: int = Field(gt=0, le=4096)
-    height: int = Field(gt=0, le=4096)
-
-
-class Control(_Strict):
-    indices: list[int]
-    offsets: list[tuple[float, float]]
-
-
-class TeethBox(_Strict):
-    y: float
-    x0: float
-    x1: float
-    height: float = Field(gt=0)
-
-
-class Interior(_Strict):
-    cavity_near: tuple[float, float, float]
-    cavity_deep: tuple[float, float, float]
-    teeth: tuple[float, float, float]
-    tongue: tuple[float, float, float]
-    upper_teeth: TeethBox
-    lower_teeth: TeethBox
-    jaw_vertex: int
-
-
-class Mouth(_Strict):
-    inner_lip: list[int] = Field(min_length=3)
-    interior: Interior
-
-
-class RigFile(_Strict):
-    """`rig.json`, as docs/rig.md specifies it."""
-
-    rig_version: int = Field(ge=1, le=1)
-    image: ImageSize
-    vertices: list[tuple[float, float]] = Field(min_length=3)
-    triangles: list[tuple[int, int, int]] = Field(min_length=1)
-    fixed: list[int]
-    controls: dict[str, Control]
-    visemes: dict[str, dict[str, float]]
-    mouth: Mouth
 
 
 def rig_problems(rig: RigFile, name: str) -> list[str]:

@@ -117,7 +117,8 @@ def check_extras(pack_dir: Path, manifest: PackManifest) -> list[str]:
 
 def check_rig(pack_dir: Path, manifest: PackManifest) -> list[str]:
     """Format 2: rig.json parses, fits the canvas, references only existing vertices and never folds."""
-    from avatar_service.packs.rig_check import RigFile, rig_problems
+    from avatar_service.packs.manifest import RigFile
+    from avatar_service.packs.rig_check import rig_problems
 
     if manifest.rig is None:
         return []
