@@ -281,7 +281,10 @@ def test_photoreal_pack_is_the_default_and_animates(demo):
     assert demo.evaluate("window.avatarDemo.player.pack.manifest.id") == PHOTOREAL
     demo.evaluate("window.avatarDemo.player.idleBlinks = false")
     box = demo.evaluate("__pixels.layerBox('mouth')")
-    # The idle video moves the face a little by itself: measure that first, then speech on top of it.
+    # The idle video moves the whole face by itself (as much as a small mouth movement inside this box): hold
+    # it on one frame, measure what is left, then speech on top of it.
+    demo.page.wait_for_function("window.avatarDemo.player.pack.video?.readyState >= 2")
+    demo.evaluate("window.avatarDemo.player.pack.video.pause()")
     idle = demo.evaluate("async box => __pixels.maxDiffOver(box, __pixels.grab(box), 1200)", box)
     demo.evaluate("box => { window.__before = __pixels.grab(box); }", box)
     demo.page.fill("#text", "Grace Hopper says: a ship in port is safe, but that is not what ships are built for.")

@@ -64,6 +64,7 @@ window.rigTools = {
 
 
 def open_rig_page(demo, pack: str, renderer: str | None = None) -> None:
+    """The rig page for `pack` in the demo's browser page (also used by take_rig_contact_sheets.py)."""
     page = demo.page
     page.route(f"{demo.base_url}/rig-page.html*", lambda route: route.fulfill(body=RIG_PAGE, content_type="text/html"))
     page.add_init_script(HELPERS)

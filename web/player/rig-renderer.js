@@ -78,10 +78,10 @@ float opening(vec2 p) {
 float teethShade(float x, float x0, float x1) {
   float mid = 0.5 * (x0 + x1);
   float q = clamp((x - mid) / max(1.0, 0.5 * (x1 - x0)), -1.0, 1.0);
-  // ~8 visible front teeth; faint gaps between them (about 20 % darker), darker towards the corners.
+  // ~8 visible front teeth; faint gaps between them (about 12 % darker), darker towards the corners.
   float toothWidth = max(2.0, (x1 - x0) / 8.0);
   float f = fract((x - mid) / toothWidth + 0.5);
-  float gap = mix(0.8, 1.0, smoothstep(0.0, 0.14, min(f, 1.0 - f)));
+  float gap = mix(0.88, 1.0, smoothstep(0.0, 0.1, min(f, 1.0 - f)));
   return gap * (1.0 - 0.5 * q * q);
 }
 
