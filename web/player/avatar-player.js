@@ -124,7 +124,8 @@ async function loadCompositorAssets(manifest, asset, base) {
 function withDefaults(manifest) {
   const mouth = { ...manifest.mouth, size: manifest.mouth.size ?? manifest.mouth.frame };
   const eyes = { saccade_px: 3, ...manifest.eyes, size: manifest.eyes.size ?? manifest.eyes.frame };
-  return { ...manifest, mouth, eyes };
+  // A manifest without format_version is format 1 (docs/packs.md).
+  return { ...manifest, format_version: manifest.format_version ?? 1, mouth, eyes };
 }
 
 export class AvatarPlayer extends EventTarget {

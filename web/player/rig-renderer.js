@@ -38,7 +38,7 @@ void main() {
 }`;
 
 // The interior in rig pixels (v_source = a_position, before u_place). Shading after the rig
-// notes in docs/rig.md "Mouth interior": a red-brown cavity darker towards the back, upper teeth fixed to
+// notes in docs/rig-player.md "Drawing a frame": a red-brown cavity darker towards the back, upper teeth fixed to
 // the head, lower teeth and tongue moved with the jaw, teeth darker towards the corners and under the lip.
 // The longest inner-lip ring the interior shader takes, and the width of the feathered lip edge.
 const MAX_LIP = 64;

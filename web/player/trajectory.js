@@ -8,7 +8,7 @@
 // (any ODE text, e.g. Kreyszig, "Advanced Engineering Mathematics", §2.4 critical damping), so the state at
 // any time is exact whatever the frame rate: it is carried from cue to cue, never integrated per frame.
 //
-// Attack and release (docs/rig.md "Player"): a control moving up (mouth opening) uses ATTACK_OMEGA, one moving
+// Attack and release (docs/rig-player.md "Trajectories"): a control moving up (mouth opening) uses ATTACK_OMEGA, one moving
 // down RELEASE_OMEGA — the mouth "pops" open faster than it closes, as Rhubarb Lip Sync's 40–80 ms tweens do.
 // The step response 1 − (1 + ωt)·e^(−ωt) is half-way at ωt ≈ 1.68 and at 90 % at ωt ≈ 3.89:
 //   attack  ω = 40/s → half-way 42 ms, 90 % 97 ms;   release ω = 24/s → half-way 70 ms, 90 % 162 ms.
