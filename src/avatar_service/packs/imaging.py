@@ -95,7 +95,8 @@ def lossless_webp_bytes(image: np.ndarray) -> bytes:
     """Exact true colour, about a third smaller than PNG: for sprites that must match the base outside
     their masks pixel for pixel."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="WEBP", lossless=True, quality=100, method=6)
+    # method 4: within 0.3 % of the smallest (method 6) at 1/20 of its time (0.14 vs 3 s for the sprites).
+    Image.fromarray(image).save(buffer, format="WEBP", lossless=True, quality=50, method=4)
     return buffer.getvalue()
 
 
