@@ -16,10 +16,11 @@ from avatar_service.tracking import landmarks as lm
 RIG_VERSION = 1
 LANDMARK_COUNT = 478  # Face Mesh with iris refinement: vertex i of a rig IS landmark i
 
-# Rings outside the face oval (scale about the oval's centre): the soft ring follows the face at
-# SOFT_FOLLOW of its oval vertex's offset, the fixed ring and the image border never move.
+# Rings outside the face oval (scale about the oval's centre). Along each spoke the warp fades linearly
+# from the oval to the fixed ring, so the soft ring between them follows its oval vertex by the fraction
+# of the way it lies from the fixed ring, and the neck under the chin is compressed evenly; the fixed
+# ring (>= 2x the largest jaw drop below the chin) and the image border never move.
 SOFT_RING_SCALE, FIXED_RING_SCALE = 1.22, 1.6
-SOFT_FOLLOW = 0.5
 BORDER_POINTS_PER_SIDE = 8
 BORDER_INSET_PX = 2.0
 
@@ -112,7 +113,7 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
     if points.shape != (LANDMARK_COUNT, 2):
         raise ValueError(f"need {LANDMARK_COUNT} landmarks (Face Mesh with iris refinement), got {points.shape[0]}")
     points = closed_lips(points)
-    vertices, rings = _with_rings(points, oval, width, height)
+    vertices, rings, soft_follow = _with_rings(points, oval, width, height)
     faces = [triangles, *(_eye_fill(points, eye) for eye in EYES.values())]
     faces += [_ring_strip(vertices, inner, outer) for inner, outer in zip(rings, rings[1:], strict=False)]
     mesh = _oriented(vertices, np.concatenate(faces))
@@ -133,7 +134,7 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
     for name, offsets in face.items():
         full = np.zeros_like(vertices)
         full[:LANDMARK_COUNT] = offsets
-        full[soft] = SOFT_FOLLOW * offsets[list(oval)]
+        full[soft] = soft_follow[:, None] * offsets[list(oval)]
         controls[name] = full
     return Rig(
         width=width,
@@ -165,18 +166,21 @@ def closed_lips(points: np.ndarray) -> np.ndarray:
 
 def _with_rings(
     points: np.ndarray, oval: tuple[int, ...], width: int, height: int
-) -> tuple[np.ndarray, list[np.ndarray]]:
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """Landmarks plus the soft ring, the fixed ring and the image-border points; the index rings in
-    order from the face oval outward."""
+    order from the face oval outward; how much each soft-ring vertex follows its oval vertex."""
     centre = points[list(oval)].mean(axis=0)
     spokes = points[list(oval)] - centre
-    soft = centre + SOFT_RING_SCALE * spokes
-    fixed = centre + _fitted_scale(centre, spokes, FIXED_RING_SCALE, width, height)[:, None] * spokes
+    fixed_scale = _fitted_scale(centre, spokes, FIXED_RING_SCALE, width, height)
+    soft_scale = np.minimum(SOFT_RING_SCALE, 1 + 0.5 * (fixed_scale - 1))
+    soft = centre + soft_scale[:, None] * spokes
+    fixed = centre + fixed_scale[:, None] * spokes
     border = _border_points(width, height)
     stacks = [points, soft, fixed, border]
     starts = np.cumsum([0] + [len(stack) for stack in stacks])
     rings = [np.array(oval)] + [np.arange(starts[i], starts[i + 1]) for i in (1, 2, 3)]
-    return np.concatenate(stacks).astype(np.float64), rings
+    follow = 1 - (soft_scale - 1) / (fixed_scale - 1)
+    return np.concatenate(stacks).astype(np.float64), rings, follow
 
 
 def _fitted_scale(centre: np.ndarray, spokes: np.ndarray, scale: float, width: int, height: int) -> np.ndarray:
