@@ -485,7 +485,7 @@ export class AvatarPlayer extends EventTarget {
       const mouth = mouthGeometry(rig, positions, weights);
       const drawn = renderer.render({ region, positions, sources, video: follow ? picture : null, place, mouth });
       const { x, y, width: w, height: h } = region;
-      ctx.drawImage(drawn, x, y, w, h, x, y, w, h);
+      ctx.drawImage(drawn, x - rig.reach.x, y - rig.reach.y, w, h, x, y, w, h);
     }
     this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), region };
     if (this.lastFrame.overlay) this.drawRigOverlay(ctx, transformPoints(place, positions));

@@ -18,13 +18,14 @@
 const VERTEX_SHADER = `#version 300 es
 in vec2 a_position;   // where the vertex is drawn, rig pixels (the still base face's)
 in vec2 a_source;     // where its texture comes from, picture pixels
-uniform vec2 u_size;
 uniform mat3 u_place; // rig pixels → picture pixels (identity, or onto the idle video's face)
+uniform vec2 u_origin; // the picture pixel at the offscreen canvas's top left corner
+uniform vec2 u_view;   // the offscreen canvas's size
 out vec2 v_source;
 void main() {
-  vec2 p = (u_place * vec3(a_position, 1.0)).xy;
+  vec2 p = (u_place * vec3(a_position, 1.0)).xy - u_origin;
   v_source = a_source;
-  gl_Position = vec4(p.x / u_size.x * 2.0 - 1.0, 1.0 - p.y / u_size.y * 2.0, 0.0, 1.0);
+  gl_Position = vec4(p.x / u_view.x * 2.0 - 1.0, 1.0 - p.y / u_view.y * 2.0, 0.0, 1.0);
 }`;
 
 const FACE_SHADER = `#version 300 es
@@ -182,9 +183,11 @@ export class RigRenderer {
    * @returns {RigRenderer|null} null when this browser has no WebGL2
    */
   static create(rig, base) {
+    // The offscreen canvas covers only what the rig can reach (rig.reach): copying it to the visible canvas
+    // costs in proportion to its size.
     const canvas = document.createElement("canvas");
-    canvas.width = rig.width;
-    canvas.height = rig.height;
+    canvas.width = rig.reach.width;
+    canvas.height = rig.reach.height;
     // No multisampling: the interior pass feathers the only edge that needs it. The canvas is copied to the
     // visible one in the same task, so its buffer need not be preserved.
     const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false });
@@ -224,15 +227,16 @@ export class RigRenderer {
    * Draw the deformed part of one frame. `frame`: {region {x, y, width, height} (picture pixels, from
    * deformedRegion), positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
    * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
-   * rig → picture matrix), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: its
-   * pixels inside `region` are the frame's.
+   * rig → picture matrix), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: it
+   * covers rig.reach, and its pixels inside `region` (moved by −reach.x, −reach.y) are the frame's.
    */
   render(frame) {
     const { gl, rig } = this;
     const { region } = frame;
-    gl.viewport(0, 0, rig.width, rig.height);
+    const { reach } = rig;
+    gl.viewport(0, 0, reach.width, reach.height);
     gl.enable(gl.SCISSOR_TEST);
-    gl.scissor(region.x, rig.height - region.y - region.height, region.width, region.height);
+    gl.scissor(region.x - reach.x, reach.y + reach.height - region.y - region.height, region.width, region.height);
     gl.disable(gl.BLEND);
     gl.clear(gl.COLOR_BUFFER_BIT);
     const place = mat3(frame.place);
@@ -277,7 +281,10 @@ export class RigRenderer {
   use({ prog, uniforms }, place) {
     const gl = this.gl;
     gl.useProgram(prog);
-    gl.uniform2f(uniforms.u_size, this.rig.width, this.rig.height);
+    const { reach, width, height } = this.rig;
+    if (uniforms.u_size) gl.uniform2f(uniforms.u_size, width, height);
+    gl.uniform2f(uniforms.u_origin, reach.x, reach.y);
+    gl.uniform2f(uniforms.u_view, reach.width, reach.height);
     gl.uniformMatrix3fv(uniforms.u_place, false, place);
   }
 

@@ -40,6 +40,7 @@ export function prepareRig(json) {
     }
     controls[name] = { indices: Uint32Array.from(control.indices), offsets: new Float32Array(control.offsets.flat()) };
   }
+  const neighbours = neighbourhoods(triangles, count);
   const innerLip = json.mouth?.inner_lip ?? [];
   checkIndices("mouth.inner_lip", innerLip, count);
   const interior = json.mouth?.interior ?? null;
@@ -49,9 +50,10 @@ export function prepareRig(json) {
     height: json.image.height,
     rest,
     triangles,
-    neighbours: neighbourhoods(triangles, count),
+    neighbours,
     controlNames: Object.keys(controls),
     controls,
+    reach: reachBox(json.image, rest, controls, neighbours),
     visemes: json.visemes ?? {},
     innerLip: Uint32Array.from(innerLip),
     interior,
@@ -72,6 +74,38 @@ function neighbourhoods(triangles, count) {
   return { starts, members };
 }
 
+// How far the idle video may move the face from where the rig was made (the anchor timeline's motion is a
+// few pixels; this leaves room for more).
+const FOLLOW_MARGIN_PX = 24;
+
+/**
+ * The pixel box {x, y, width, height} any pose can change: every triangle around a vertex some control moves,
+ * grown by the largest total offset a vertex can take (all controls at ±1) and FOLLOW_MARGIN_PX.
+ */
+function reachBox(image, rest, controls, { starts, members }) {
+  const largest = new Float32Array(rest.length / 2);
+  for (const { indices, offsets } of Object.values(controls)) {
+    indices.forEach((v, k) => (largest[v] += Math.hypot(offsets[2 * k], offsets[2 * k + 1])));
+  }
+  let grow = 0;
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  largest.forEach((amount, v) => {
+    if (!amount) return;
+    grow = Math.max(grow, amount);
+    for (let k = starts[v]; k < starts[v + 1]; k += 1) {
+      const u = members[k];
+      [x0, y0, x1, y1] = [Math.min(x0, rest[2 * u]), Math.min(y0, rest[2 * u + 1]), Math.max(x1, rest[2 * u]), Math.max(y1, rest[2 * u + 1])];
+    }
+  });
+  if (x0 === Infinity) return { x: 0, y: 0, width: 1, height: 1 };
+  const margin = grow + FOLLOW_MARGIN_PX;
+  const left = Math.max(0, Math.floor(x0 - margin));
+  const top = Math.max(0, Math.floor(y0 - margin));
+  const right = Math.min(image.width, Math.ceil(x1 + margin));
+  const bottom = Math.min(image.height, Math.ceil(y1 + margin));
+  return { x: left, y: top, width: right - left, height: bottom - top };
+}
+
 // Vertices moved by less than this are left to the picture: the error is a quarter-pixel shift at most,
 // below what bilinear resampling already blurs, and it keeps the drawn box to where the face really moves.
 export const STILL_PX = 0.25;
@@ -79,7 +113,7 @@ export const STILL_PX = 0.25;
 /**
  * The integer pixel box {x, y, width, height} that holds every triangle with a vertex moved by more than
  * STILL_PX at `positions` (deformed rig pixels), mapped by `matrix` (2×3), grown by `margin` and clipped to the
- * image; null when nothing moves. Outside it the mesh maps the picture onto itself, so only this box needs
+ * rig's reach (rig.reach); null when nothing moves. Outside it the mesh maps the picture onto itself, so only this box needs
  * drawing.
  */
 export function deformedRegion(rig, weights, positions, matrix = IDENTITY, margin = 2) {
@@ -111,10 +145,11 @@ export function deformedRegion(rig, weights, positions, matrix = IDENTITY, margi
     }
   });
   if (x0 === Infinity) return null;
-  const left = Math.max(0, Math.floor(x0 - margin));
-  const top = Math.max(0, Math.floor(y0 - margin));
-  const right = Math.min(rig.width, Math.ceil(x1 + margin));
-  const bottom = Math.min(rig.height, Math.ceil(y1 + margin));
+  const { reach } = rig;
+  const left = Math.max(reach.x, Math.floor(x0 - margin));
+  const top = Math.max(reach.y, Math.floor(y0 - margin));
+  const right = Math.min(reach.x + reach.width, Math.ceil(x1 + margin));
+  const bottom = Math.min(reach.y + reach.height, Math.ceil(y1 + margin));
   if (right <= left || bottom <= top) return null;
   return { x: left, y: top, width: right - left, height: bottom - top };
 }
