@@ -158,3 +158,32 @@ def test_shipped_rig_is_derived_from_its_own_base_face() -> None:
     manifest = validate_pack(pack)
     derived = json.loads(json.dumps(make_rig(decoded((pack / manifest.base_face).read_bytes()), "grace_hopper")))
     assert derived == load_rig(pack)
+
+
+@pytest.mark.tracking
+def test_pack_upgrade_gives_a_format_1_pack_its_rig(pack: Path, capsys: pytest.CaptureFixture) -> None:
+    require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
+    shipped = load_rig(pack)
+    (pack / "rig.json").unlink()
+    edit_manifest(pack, lambda m: (m.pop("rig"), m.update(format_version=1)))
+    assert validate_pack(pack).format_version == 1
+    assert main(["pack", "upgrade", str(pack)]) == 0
+    assert "is format 2" in capsys.readouterr().out
+    assert validate_pack(pack).rig == "rig.json"
+    assert load_rig(pack) == shipped  # the same rig pack create derived from the same base face
+
+
+@pytest.mark.tracking
+def test_pack_upgrade_refuses_a_pack_without_a_face(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
+    placeholder = tmp_path / "placeholder"
+    shutil.copytree(AVATARS / "realistic_female_v1", placeholder)
+    from PIL import Image
+
+    Image.new("RGB", (512, 640), (128, 120, 110)).save(placeholder / "base_face.png")
+    before = sorted(path.name for path in placeholder.iterdir())
+    assert main(["pack", "upgrade", str(placeholder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no face found in the base face" in err and "\n" not in err
+    assert sorted(path.name for path in placeholder.iterdir()) == before  # nothing written
+    assert validate_pack(placeholder).format_version == 1

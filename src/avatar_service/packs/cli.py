@@ -13,7 +13,7 @@ def default_packs_dir() -> Path:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     pack = subparsers.add_parser("pack", help="validate, animate and create avatar packs")
-    actions = pack.add_subparsers(dest="pack_command", required=True, metavar="{validate,idle,create}")
+    actions = pack.add_subparsers(dest="pack_command", required=True, metavar="{validate,idle,create,upgrade}")
 
     validate = actions.add_parser("validate", help="check a pack directory against the pack format v1")
     validate.add_argument("directory", type=Path)
@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--packs-dir", type=Path, default=None, help="default: $WEB_DIR/avatars or web/avatars")
     create.add_argument("--force", action="store_true", help="replace an existing pack of that id")
     create.set_defaults(handler=run_create)
+
+    upgrade = actions.add_parser("upgrade", help="give a format-1 pack the face rig of format 2 (from its base face)")
+    upgrade.add_argument("directory", type=Path)
+    upgrade.set_defaults(handler=run_upgrade)
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -63,4 +67,12 @@ def run_create(args: argparse.Namespace) -> int:
     manifest = create_pack(args.photo, pack_dir, name=args.name, attribution=args.attribution, replace=args.force)
     size = sum((pack_dir / name).stat().st_size for name in set(manifest.files().values()))
     print(f"created {pack_dir} ({size / 1000:.0f} kB of assets)")
+    return 0
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from avatar_service.packs.upgrade import upgrade_pack
+
+    manifest = upgrade_pack(args.directory)
+    print(f"ok: {manifest.id} is format {manifest.format_version} ({args.directory})")
     return 0

@@ -96,6 +96,10 @@ def make_rig(base: np.ndarray, source: str) -> dict:
     return rig_document(rig, interior)
 
 
+def rig_json(rig: dict) -> bytes:
+    return json.dumps(rig, separators=(",", ":")).encode()
+
+
 def build_manifest(pack_id: str, name: str, images: PackImages, attribution: str | None) -> PackManifest:
     mx, my, mw, mh = images.mouth.box
     ex, ey, ew, eh = images.eyes.box
@@ -141,7 +145,7 @@ def write_pack(staging: Path, manifest: PackManifest, images: PackImages, rig: d
         manifest.eyes.half: lossless_webp_bytes(images.eyes.frames["half"]),
         manifest.eyes.closed: lossless_webp_bytes(images.eyes.frames["closed"]),
         manifest.eyes.mask: png_bytes(images.eyes.mask),
-        RIG_NAME: json.dumps(rig, separators=(",", ":")).encode(),
+        RIG_NAME: rig_json(rig),
         IDLE_NAME: render_idle_loop(Image.fromarray(images.base), manifest, idle),
     }
     for name, data in files.items():
