@@ -114,21 +114,26 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
         raise ValueError(f"need {LANDMARK_COUNT} landmarks (Face Mesh with iris refinement), got {points.shape[0]}")
     points = closed_lips(points)
     vertices, rings, soft_follow = _with_rings(points, oval, width, height)
-    faces = [triangles, *(_eye_fill(points, eye) for eye in EYES.values())]
+    # Shapes are derived in the head's own frame (eye line level), then turned back onto the photo, so a
+    # tilted head opens its jaw along its own vertical axis and "left of the corner" means along its lips.
+    roll = face_roll(points)
+    upright = _rotated(points, -roll, pivot=points[lm.NOSE_TIP])
+    faces = [triangles, *(_eye_fill(upright, eye) for eye in EYES.values())]
     faces += [_ring_strip(vertices, inner, outer) for inner, outer in zip(rings, rings[1:], strict=False)]
     mesh = _oriented(vertices, np.concatenate(faces))
-    measures = FaceMeasures.of(points)
+    measures = FaceMeasures.of(upright)
     face = {
-        "jaw_open": jaw_open(points, measures),
-        "lip_spread": lip_width_change(points, measures, SPREAD_OF_W, SPREAD_CORNER_LIFT_H),
-        "lip_round": lip_round(points, measures),
-        "lower_lip_tuck": lower_lip_tuck(points, measures),
-        "upper_lip_raise": upper_lip_raise(points, measures),
-        "blink_left": blink(points, EYES["left"]),
-        "blink_right": blink(points, EYES["right"]),
-        "gaze_x": gaze(points, np.array([1.0, 0.0])),
-        "gaze_y": gaze(points, np.array([0.0, 1.0])),
+        "jaw_open": _smoothed(jaw_open(upright, measures), upright, triangles),
+        "lip_spread": lip_width_change(upright, measures, SPREAD_OF_W, SPREAD_CORNER_LIFT_H),
+        "lip_round": lip_round(upright, measures),
+        "lower_lip_tuck": lower_lip_tuck(upright, measures),
+        "upper_lip_raise": upper_lip_raise(upright, measures),
+        "blink_left": blink(upright, EYES["left"]),
+        "blink_right": blink(upright, EYES["right"]),
+        "gaze_x": gaze(upright, np.array([1.0, 0.0])),
+        "gaze_y": gaze(upright, np.array([0.0, 1.0])),
     }
+    face = {name: _rotated(offsets, roll) for name, offsets in face.items()}
     soft, fixed_rings = rings[1], rings[2:]
     controls = {}
     for name, offsets in face.items():
@@ -150,6 +155,22 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
 
 
 # ---- mesh ------------------------------------------------------------------------------------------
+
+
+def face_roll(points: np.ndarray) -> float:
+    """Head roll in radians: the angle of the line from the image-left to the image-right eye corners."""
+    left = points[list(lm.LEFT_EYE_CORNERS)].mean(axis=0)
+    right = points[list(lm.RIGHT_EYE_CORNERS)].mean(axis=0)
+    return float(np.arctan2(*(right - left)[::-1]))
+
+
+def _rotated(xy: np.ndarray, angle: float, pivot: np.ndarray | None = None) -> np.ndarray:
+    """Turn points (about `pivot`) or offset vectors (no pivot) by `angle` radians."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    turn = np.array([[cos, -sin], [sin, cos]])
+    if pivot is None:
+        return xy @ turn.T
+    return (xy - pivot) @ turn.T + pivot
 
 
 def closed_lips(points: np.ndarray) -> np.ndarray:
@@ -466,6 +487,27 @@ def gaze(points: np.ndarray, direction: np.ndarray) -> np.ndarray:
         eye_width = float(np.ptp(points[list(upper), 0]))
         offsets[iris] = GAZE_OF_EYE_WIDTH * eye_width * direction
     return offsets
+
+
+def _smoothed(offsets: np.ndarray, points: np.ndarray, triangles: np.ndarray, iterations: int = 8) -> np.ndarray:
+    """The offsets relaxed over the skin (each vertex toward its mesh neighbours' mean), with the lips
+    and the chin held: the field's formulas then never leave a neighbour moving against a thin triangle."""
+    count = len(points)
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    edges = np.unique(np.sort(np.concatenate([edges, edges[:, ::-1]]), axis=1), axis=0)
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    degree = np.bincount(edges[:, 0], minlength=count).astype(np.float64)
+    lips = points[list(lm.OUTER_LIP_UPPER + lm.OUTER_LIP_LOWER[-2:0:-1])]
+    held = _inside(points, lips)
+    held[list(lm.MOUTH_RING) + [lm.CHIN]] = True
+    free = ~held & (degree > 0)
+    relaxed = offsets.copy()
+    for _ in range(iterations):
+        total = np.zeros_like(relaxed)
+        np.add.at(total, edges[:, 0], relaxed[edges[:, 1]])
+        mean = total / np.maximum(degree, 1)[:, None]
+        relaxed[free] = 0.5 * relaxed[free] + 0.5 * mean[free]
+    return relaxed
 
 
 def _rigid_corners(points: np.ndarray, offsets: np.ndarray, m: FaceMeasures) -> None:
