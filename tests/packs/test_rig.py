@@ -187,3 +187,27 @@ def test_pack_upgrade_refuses_a_pack_without_a_face(tmp_path: Path, capsys: pyte
     assert "no face found in the base face" in err and "\n" not in err
     assert sorted(path.name for path in placeholder.iterdir()) == before  # nothing written
     assert validate_pack(placeholder).format_version == 1
+
+
+@pytest.mark.tracking
+@pytest.mark.parametrize("degrees", [-15, 15])
+def test_a_tilted_head_gets_the_same_rig_turned(degrees: float) -> None:
+    """Shapes follow the head's own axes: the rig of a rotated face is the rotated rig, and never folds."""
+    require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
+    from avatar_service.packs.face_topology import face_mesh_triangles, face_oval_ring
+    from avatar_service.packs.manifest import RigFile
+    from avatar_service.packs.rig import derive_rig, rig_document
+    from avatar_service.packs.rig_check import rig_problems
+
+    landmarks = np.array(load_rig(AVATARS / "grace_hopper_v1")["vertices"][:LANDMARK_COUNT])
+    angle = np.radians(degrees)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    pivot = np.array([256.0, 320.0])
+    upright = derive_rig(landmarks, face_mesh_triangles(), face_oval_ring(), 512, 640)
+    tilted = derive_rig((landmarks - pivot) @ turn.T + pivot, face_mesh_triangles(), face_oval_ring(), 512, 640)
+    for name in ("jaw_open", "lip_spread", "blink_left", "gaze_x"):
+        face = slice(0, LANDMARK_COUNT)
+        np.testing.assert_allclose(tilted.controls[name][face], upright.controls[name][face] @ turn.T, atol=0.05)
+    black = [0.0, 0.0, 0.0]
+    document = rig_document(tilted, {"cavity_near": black, "cavity_deep": black, "teeth": black, "tongue": black})
+    assert rig_problems(RigFile.model_validate(document), "rig.json") == []
