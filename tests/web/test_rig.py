@@ -10,7 +10,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from avatar_service.audio import decode_mono
 from tests.web.conftest import PHOTOREAL, PLACEHOLDER, WEB_DIR
@@ -84,21 +84,21 @@ def rig_json(pack: str) -> dict:
     return json.loads((WEB_DIR / "avatars" / pack / manifest["rig"]).read_text())
 
 
-def polygon_mask(shape: tuple[int, int], polygon: list[list[float]], grow: int = 0) -> np.ndarray:
-    """Pixels inside `polygon` (pixel centres), grown by `grow` px with a stroke of its outline."""
-    image = Image.new("L", (shape[1], shape[0]), 0)
-    draw = ImageDraw.Draw(image)
-    points = [(x - 0.5, y - 0.5) for x, y in polygon]
-    draw.polygon(points, fill=255)
-    if grow:
-        draw.line([*points, points[0]], fill=255, width=2 * grow + 1, joint="curve")
-    return np.asarray(image) > 0
-
-
-def eroded(mask: np.ndarray) -> np.ndarray:
-    """`mask` minus its 1-px rim (4-neighbourhood)."""
-    padded = np.pad(mask, 1)
-    return mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+def edge_distance(shape: tuple[int, int], polygon: list[list[float]]) -> np.ndarray:
+    """Signed distance of every pixel centre to the polygon's edge: negative inside, positive outside
+    (inside by the crossing-number rule, as the renderer's shader decides it)."""
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]] + 0.5
+    points = np.asarray(polygon, dtype=float)
+    nearest = np.full(shape, np.inf)
+    inside = np.zeros(shape, bool)
+    for a, b in zip(points, np.roll(points, -1, axis=0), strict=True):
+        crosses = (a[1] > ys) != (b[1] > ys)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside ^= crosses & (xs < a[0] + (ys - a[1]) * (b[0] - a[0]) / (b[1] - a[1]))
+        ab = b - a
+        t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(ab @ ab, 1e-12), 0, 1)
+        nearest = np.minimum(nearest, np.hypot(xs - a[0] - t * ab[0], ys - a[1] - t * ab[1]))
+    return np.where(inside, -nearest, nearest)
 
 
 def loudness_envelope(samples: np.ndarray, rate: int, times_ms: np.ndarray, window_ms: float = 40) -> np.ndarray:
@@ -210,7 +210,7 @@ def test_at_rest_the_rig_draws_the_base_image(demo):
     rig = rig_json(PHOTOREAL)
     vertices = rig["vertices"]
     # Outside 2 px of the mesh's edges: its outer border and the (closed) inner-lip hole.
-    near_edges = polygon_mask(frame.shape[:2], [vertices[i] for i in rig["mouth"]["inner_lip"]], grow=2)
+    near_edges = edge_distance(frame.shape[:2], [vertices[i] for i in rig["mouth"]["inner_lip"]]) <= 2
     border = np.ones(frame.shape[:2], bool)
     border[2:-2, 2:-2] = False
     keep = ~(near_edges | border)
@@ -253,10 +253,10 @@ def test_mid_transition_frame_is_one_mouth_in_one_pose(demo, sentence):
     during, direct, marked = (decode_png(checked[key]) for key in ("during", "direct", "marked"))
     assert np.array_equal(during, direct)  # the frame is a function of the blended weights alone
     green = (marked[..., 1] > 200) & (marked[..., 0] < 60) & (marked[..., 2] < 60)
-    opening = polygon_mask(green.shape, checked["polygon"])
-    assert opening.sum() > 50  # a real opening half-way through the transition
-    assert not (green & ~polygon_mask(green.shape, checked["polygon"], grow=1)).any()  # never over the lips
-    inner = eroded(opening)
+    distance = edge_distance(green.shape, checked["polygon"])
+    assert (distance < 0).sum() > 50  # a real opening half-way through the transition
+    assert not (green & (distance > 1)).any()  # never over the lips (beyond the ≤ 1 px feathered edge)
+    inner = distance <= -1
     assert green[inner].mean() > 0.95  # and it fills the opening
 
 
@@ -308,3 +308,27 @@ def test_format_1_packs_play_with_the_canvas_compositor(demo):
     open_rig_page(demo, PLACEHOLDER)
     assert demo.evaluate("window.rigPage.player.rendererName") == "canvas2d"
     assert any("format 1" in message for message in messages), messages
+
+
+def test_demo_draws_the_default_pack_with_its_rig_and_t_shows_the_mesh(demo):
+    demo.open(motion="0")
+    assert demo.evaluate("window.avatarDemo.player.rendererName") == "webgl2-rig"
+    # The overlay draws the mesh in translucent cyan and the anchor boxes in #00ff66 / #00e5ff.
+    count = """() => {
+        const canvas = document.getElementById('avatar');
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let boxes = 0, mesh = 0;
+        for (let i = 0; i < data.length; i += 4) {
+            if (data[i] < 40 && data[i + 1] > 200) boxes += 1;
+            else if (data[i + 2] > data[i] + 60 && data[i + 1] > data[i] + 40) mesh += 1;
+        }
+        return {boxes, mesh};
+    }"""
+    next_frame = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+    before = demo.evaluate(count)
+    demo.page.keyboard.press("t")
+    demo.evaluate(next_frame)
+    shown = demo.evaluate(count)
+    assert shown["boxes"] > before["boxes"] + 500
+    assert shown["mesh"] > before["mesh"] + 2000  # the mesh's edges over the face
+    assert demo.errors == []
