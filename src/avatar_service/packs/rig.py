@@ -24,7 +24,7 @@ SOFT_RING_SCALE, FIXED_RING_SCALE = 1.22, 1.6
 BORDER_POINTS_PER_SIDE = 8
 BORDER_INSET_PX = 2.0
 
-# Controls at weight 1 (docs/rig.md, "Natural ranges").
+# Controls at weight 1 (docs/packs.md, "The rig's shape constants"; docs/rig.md, "What the numbers mean").
 JAW_DROP_H = 0.13  # chin drop of an emphatic open vowel
 LOWER_LIP_OF_CHIN = 0.88
 SPREAD_OF_W = 0.12  # mouth width gained by lip_spread
@@ -74,12 +74,6 @@ class Rig:
     teeth: dict[str, dict[str, float]] = field(default_factory=dict)
     jaw_vertex: int = lm.CHIN
 
-    def deformed(self, weights: dict[str, float]) -> np.ndarray:
-        positions = self.vertices.copy()
-        for name, weight in weights.items():
-            positions += weight * self.controls[name]
-        return positions
-
 
 @dataclass(frozen=True)
 class FaceMeasures:
@@ -116,7 +110,7 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
     vertices, rings, soft_follow = _with_rings(points, oval, width, height)
     # Shapes are derived in the head's own frame (eye line level), then turned back onto the photo, so a
     # tilted head opens its jaw along its own vertical axis and "left of the corner" means along its lips.
-    roll = face_roll(points)
+    roll = np.radians(lm.face_anchors(points).roll_deg)
     upright = _rotated(points, -roll, pivot=points[lm.NOSE_TIP])
     faces = [triangles, *(_eye_fill(upright, eye) for eye in EYES.values())]
     faces += [_ring_strip(vertices, inner, outer) for inner, outer in zip(rings, rings[1:], strict=False)]
@@ -155,13 +149,6 @@ def derive_rig(points: np.ndarray, triangles: np.ndarray, oval: tuple[int, ...],
 
 
 # ---- mesh ------------------------------------------------------------------------------------------
-
-
-def face_roll(points: np.ndarray) -> float:
-    """Head roll in radians: the angle of the line from the image-left to the image-right eye corners."""
-    left = points[list(lm.LEFT_EYE_CORNERS)].mean(axis=0)
-    right = points[list(lm.RIGHT_EYE_CORNERS)].mean(axis=0)
-    return float(np.arctan2(*(right - left)[::-1]))
 
 
 def _rotated(xy: np.ndarray, angle: float, pivot: np.ndarray | None = None) -> np.ndarray:
@@ -340,8 +327,7 @@ def _below_lips(points: np.ndarray, m: FaceMeasures) -> np.ndarray:
 def _near_mouth(points: np.ndarray, m: FaceMeasures, reach_w: float = 0.45) -> np.ndarray:
     """How much a lip move drags the skin: 1 on the lips, fading with distance from the lip ring."""
     ring = points[list(lm.MOUTH_RING)]
-    outer = np.array([p for p in ring])
-    distance = np.min(np.hypot(*(points[:, None, :] - outer[None, :, :]).transpose(2, 0, 1)), axis=1)
+    distance = np.min(np.hypot(*(points[:, None, :] - ring[None, :, :]).transpose(2, 0, 1)), axis=1)
     inside = _inside(points, points[list(lm.OUTER_LIP_UPPER + lm.OUTER_LIP_LOWER[-2:0:-1])])
     return np.where(inside, 1.0, np.exp(-((distance / (reach_w * m.mouth_width)) ** 2)))
 
