@@ -129,6 +129,17 @@ def test_refuses_missing_vertices(pack: Path, capsys: pytest.CaptureFixture) -> 
     assert f"controls.blink_left.indices references missing vertex {count + 5}" in validate_error(pack, capsys)
 
 
+def test_refuses_a_control_that_moves_a_fixed_vertex(pack: Path, capsys: pytest.CaptureFixture) -> None:
+    border = load_rig(pack)["fixed"][-1]
+
+    def move_border(rig: dict) -> None:
+        rig["controls"]["gaze_y"]["indices"].append(border)
+        rig["controls"]["gaze_y"]["offsets"].append([0, 1])
+
+    edit_rig(pack, move_border)
+    assert f"rig.json controls.gaze_y moves fixed vertex {border}" in validate_error(pack, capsys)
+
+
 def test_refuses_format_2_without_a_rig_and_a_missing_rig_file(pack: Path, capsys: pytest.CaptureFixture) -> None:
     (pack / "rig.json").unlink()
     assert "missing file rig.json (rig)" in validate_error(pack, capsys)

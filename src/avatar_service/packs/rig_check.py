@@ -48,6 +48,11 @@ def _index_problems(rig: RigFile, name: str) -> list[str]:
             problems.append(
                 f"{name} controls.{control_name} has {len(control.indices)} indices but {len(control.offsets)} offsets"
             )
+    fixed = set(rig.fixed)
+    for control_name, control in rig.controls.items():
+        moved = [i for i, (dx, dy) in zip(control.indices, control.offsets, strict=False) if i in fixed and (dx or dy)]
+        if moved:
+            problems.append(f"{name} controls.{control_name} moves fixed vertex {moved[0]}")
     missing = [control for control in REQUIRED_CONTROLS if control not in rig.controls]
     if missing:
         problems.append(f"{name} controls lacks {', '.join(missing)}")
