@@ -12,7 +12,7 @@
 import { Compositor, OVERLAY_COLORS, SELECTION_COLOR, maskToAlpha, strokeBox } from "./compositor.js";
 import {
   deform,
-  deformedRegion,
+  deformedRegions,
   headMotionMatrix,
   IDENTITY,
   mouthGeometry,
@@ -478,16 +478,15 @@ export class AvatarPlayer extends EventTarget {
     ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
     if (this.lastFrame.motion) ctx.drawImage(picture, 0, 0, width, height);
     // Then the deformed part from the WebGL2 renderer, over the same pixels under the same head motion.
-    const region = deformedRegion(rig, weights, positions, place);
-    if (region) {
+    const regions = deformedRegions(rig, weights, positions, place);
+    if (regions.length) {
       if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
       const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
       const mouth = mouthGeometry(rig, positions, weights);
-      const drawn = renderer.render({ region, positions, sources, video: follow ? picture : null, place, mouth });
-      const { x, y, width: w, height: h } = region;
-      ctx.drawImage(drawn, x - rig.reach.x, y - rig.reach.y, w, h, x, y, w, h);
+      const drawn = renderer.render({ regions, positions, sources, video: follow ? picture : null, place, mouth });
+      for (const { x, y, width: w, height: h } of regions) ctx.drawImage(drawn, x - rig.reach.x, y - rig.reach.y, w, h, x, y, w, h);
     }
-    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), region };
+    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), regions };
     if (this.lastFrame.overlay) this.drawRigOverlay(ctx, transformPoints(place, positions));
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     if (this.lastFrame.selection) {

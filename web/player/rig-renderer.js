@@ -1,5 +1,5 @@
 // WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws into an offscreen WebGL2
-// canvas, only inside the box the deformation reaches (rig.js deformedRegion; outside it the mesh maps the
+// canvas, only inside the boxes the deformation reaches (rig.js deformedRegions; outside it the mesh maps the
 // picture onto itself, so the player's copy of the picture is already right there):
 //   1. the face mesh textured with the base face (or the idle video's frame) at its deformed positions; the
 //      inner-lip opening is a hole in it;
@@ -8,7 +8,7 @@
 //      FEATHER_PX outside it: it is seen only through the opening, and the lip edge gets a ~1 px feather
 //      (sharp edges looked cut out, 1.5 px blurry: docs/rig-player.md).
 // Apart from that anti-aliased edge nothing is blended: every pixel comes from one surface in one pose (no
-// dissolves). Drawing only the deformed box, without multisampling, matters on the CPU: SwiftShader (headless
+// dissolves). Drawing only the deformed boxes, without multisampling, matters on the CPU: SwiftShader (headless
 // Chromium, --disable-gpu) fills a whole 512×640 frame in several ms, the mouth region in a fraction of that.
 // The geometry (deformed positions, where the interior goes) comes from the pure functions of rig.js; this
 // module only owns GL state (WebGL2 API per the Khronos WebGL 2.0 specification). Inside/outside and edge
@@ -208,6 +208,7 @@ export class RigRenderer {
     this.mouth = geometry(gl, gl.DYNAMIC_DRAW);
     this.baseTexture = this.texture(base);
     this.videoTexture = null;
+    this.video = null;
     this.lastSources = null;
   }
 
@@ -224,58 +225,84 @@ export class RigRenderer {
   }
 
   /**
-   * Draw the deformed part of one frame. `frame`: {region {x, y, width, height} (picture pixels, from
-   * deformedRegion), positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
+   * Draw the deformed part of one frame. `frame`: {regions [{x, y, width, height}, …] (picture pixels, from
+   * deformedRegions), positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
    * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
    * rig → picture matrix), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: it
-   * covers rig.reach, and its pixels inside `region` (moved by −reach.x, −reach.y) are the frame's.
+   * covers rig.reach, and its pixels inside the regions (moved by −reach.x, −reach.y) are the frame's.
    */
   render(frame) {
     const { gl, rig } = this;
-    const { region } = frame;
     const { reach } = rig;
-    gl.viewport(0, 0, reach.width, reach.height);
-    gl.enable(gl.SCISSOR_TEST);
-    gl.scissor(region.x - reach.x, reach.y + reach.height - region.y - region.height, region.width, region.height);
-    gl.disable(gl.BLEND);
-    gl.clear(gl.COLOR_BUFFER_BIT);
     const place = mat3(frame.place);
-
-    // 1. The face surface, textured by the still face or the idle video's current frame.
-    this.use(this.face, place);
-    gl.activeTexture(gl.TEXTURE0);
-    gl.uniform1i(this.face.uniforms.u_texture, 0);
-    if (frame.video) {
-      this.videoTexture ??= this.texture(null);
-      gl.bindTexture(gl.TEXTURE_2D, this.videoTexture);
-      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, frame.video);
-    } else {
-      gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
-    }
+    gl.viewport(0, 0, reach.width, reach.height);
     this.mesh.upload(0, frame.positions);
     // The rest positions are uploaded once; sources that follow the idle video change every frame.
     if (frame.sources !== this.rig.rest || this.lastSources !== frame.sources) this.mesh.upload(1, frame.sources);
     this.lastSources = frame.sources;
-    gl.bindVertexArray(this.mesh.vao);
-    gl.drawElements(gl.TRIANGLES, this.triangleCount, this.rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
-
-    // 2. The interior through the inner-lip opening, its edge feathered over the lips.
     const { polygon, box } = frame.mouth;
-    if (polygon.length >= 3 && polygon.length <= MAX_LIP) {
+    const interior = polygon.length >= 3 && polygon.length <= MAX_LIP;
+    if (interior) {
       const quad = new Float32Array([box.x0, box.y0, box.x1, box.y0, box.x0, box.y1, box.x1, box.y1]);
       this.mouth.upload(0, quad);
       this.mouth.upload(1, quad);
-      gl.enable(gl.BLEND);
-      gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
-      this.use(this.interior, place);
-      this.setInterior(frame.mouth);
-      gl.bindVertexArray(this.mouth.vao);
-      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
-      gl.disable(gl.BLEND);
     }
-    gl.bindVertexArray(null);
+    gl.enable(gl.SCISSOR_TEST);
+    for (const region of frame.regions) {
+      gl.scissor(region.x - reach.x, reach.y + reach.height - region.y - region.height, region.width, region.height);
+      gl.disable(gl.BLEND);
+      gl.clear(gl.COLOR_BUFFER_BIT);
+
+      // 1. The face surface, textured by the still face or the idle video's current frame.
+      this.use(this.face, place);
+      gl.activeTexture(gl.TEXTURE0);
+      gl.uniform1i(this.face.uniforms.u_texture, 0);
+      if (frame.video) this.bindVideo(frame.video);
+      else gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
+      gl.bindVertexArray(this.mesh.vao);
+      gl.drawElements(gl.TRIANGLES, this.triangleCount, rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
+
+      // 2. The interior through the inner-lip opening, its edge feathered over the lips.
+      if (interior) {
+        gl.enable(gl.BLEND);
+        gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+        this.use(this.interior, place);
+        this.setInterior(frame.mouth);
+        gl.bindVertexArray(this.mouth.vao);
+        gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+      }
+    }
+    gl.disable(gl.BLEND);
     gl.disable(gl.SCISSOR_TEST);
+    gl.bindVertexArray(null);
     return this.canvas;
+  }
+
+  /**
+   * Bind the idle video's current frame as the texture, uploading it only when the video has shown a new
+   * frame since the last upload (a 25 fps video under a 60 fps page: most frames need no upload). New frames
+   * are counted with requestVideoFrameCallback (WICG "HTMLVideoElement.requestVideoFrameCallback()"); where
+   * the browser lacks it, every call uploads.
+   */
+  bindVideo(video) {
+    const { gl } = this;
+    if (this.video !== video) {
+      this.video = video;
+      this.videoTexture ??= this.texture(null);
+      this.videoShown = 1;
+      this.videoUploaded = 0;
+      const onFrame = () => {
+        if (this.video !== video) return;
+        this.videoShown += 1;
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback?.(onFrame);
+    }
+    gl.bindTexture(gl.TEXTURE_2D, this.videoTexture);
+    if (!video.requestVideoFrameCallback || this.videoUploaded !== this.videoShown) {
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, video);
+      this.videoUploaded = this.videoShown;
+    }
   }
 
   use({ prog, uniforms }, place) {

@@ -111,47 +111,61 @@ function reachBox(image, rest, controls, { starts, members }) {
 export const STILL_PX = 0.25;
 
 /**
- * The integer pixel box {x, y, width, height} that holds every triangle with a vertex moved by more than
+ * The integer pixel boxes [{x, y, width, height}, …] that hold every triangle with a vertex moved by more than
  * STILL_PX at `positions` (deformed rig pixels), mapped by `matrix` (2×3), grown by `margin` and clipped to the
- * rig's reach (rig.reach); null when nothing moves. Outside it the mesh maps the picture onto itself, so only this box needs
- * drawing.
+ * rig's reach (rig.reach); empty when nothing moves. One box per moving control, overlapping boxes merged:
+ * the eyes and the mouth stay two small boxes rather than one tall one. Outside them the mesh maps the
+ * picture onto itself, so only these boxes need drawing.
  */
-export function deformedRegion(rig, weights, positions, matrix = IDENTITY, margin = 2) {
-  const { starts, members } = rig.neighbours;
-  const { rest } = rig;
-  const seen = new Uint8Array(rest.length / 2);
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  const [m00, m01, m02, m10, m11, m12] = matrix;
+export function deformedRegions(rig, weights, positions, matrix = IDENTITY, margin = 2) {
+  const boxes = [];
   rig.controlNames.forEach((name, c) => {
     if (!weights[c]) return;
-    for (const v of rig.controls[name].indices) {
-      if (seen[v]) continue;
-      seen[v] = 1;
-      if (Math.hypot(positions[2 * v] - rest[2 * v], positions[2 * v + 1] - rest[2 * v + 1]) <= STILL_PX) continue;
-      for (let k = starts[v]; k < starts[v + 1]; k += 1) {
-        const u = members[k];
-        const px = positions[2 * u];
-        const py = positions[2 * u + 1];
-        const x = m00 * px + m01 * py + m02;
-        const y = m10 * px + m11 * py + m12;
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-    }
+    const box = movedBox(rig, rig.controls[name].indices, positions, matrix, margin);
+    if (box) boxes.push(box);
   });
+  return mergeOverlapping(boxes);
+}
+
+function movedBox(rig, indices, positions, matrix, margin) {
+  const { starts, members } = rig.neighbours;
+  const { rest, reach } = rig;
+  const [m00, m01, m02, m10, m11, m12] = matrix;
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const v of indices) {
+    if (Math.hypot(positions[2 * v] - rest[2 * v], positions[2 * v + 1] - rest[2 * v + 1]) <= STILL_PX) continue;
+    for (let k = starts[v]; k < starts[v + 1]; k += 1) {
+      const u = members[k];
+      const x = m00 * positions[2 * u] + m01 * positions[2 * u + 1] + m02;
+      const y = m10 * positions[2 * u] + m11 * positions[2 * u + 1] + m12;
+      [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+    }
+  }
   if (x0 === Infinity) return null;
-  const { reach } = rig;
   const left = Math.max(reach.x, Math.floor(x0 - margin));
   const top = Math.max(reach.y, Math.floor(y0 - margin));
   const right = Math.min(reach.x + reach.width, Math.ceil(x1 + margin));
   const bottom = Math.min(reach.y + reach.height, Math.ceil(y1 + margin));
-  if (right <= left || bottom <= top) return null;
-  return { x: left, y: top, width: right - left, height: bottom - top };
+  return right > left && bottom > top ? { x: left, y: top, width: right - left, height: bottom - top } : null;
+}
+
+/** Boxes with every overlapping pair replaced by their union, until none overlap. */
+function mergeOverlapping(boxes) {
+  const merged = [...boxes];
+  for (let i = 0; i < merged.length; i += 1) {
+    for (let j = i + 1; j < merged.length; j += 1) {
+      const a = merged[i];
+      const b = merged[j];
+      if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) {
+        const x = Math.min(a.x, b.x);
+        const y = Math.min(a.y, b.y);
+        merged[i] = { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
+        merged.splice(j, 1);
+        j = i; // the grown box may now overlap earlier ones
+      }
+    }
+  }
+  return merged;
 }
 
 /** Control weights as a name → weight object, from an array parallel to `rig.controlNames`. */
