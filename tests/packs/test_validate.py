@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from avatar_service.cli import main
-from avatar_service.packs.manifest import SCHEMA_PATH, render_json_schema
+from avatar_service.packs.manifest import RIG_SCHEMA_PATH, SCHEMA_PATH, render_json_schema, rig_json_schema
 
 AVATARS = Path(__file__).resolve().parents[2] / "web" / "avatars"
 
@@ -94,4 +94,6 @@ def test_broken_timeline(pack: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_published_schema_is_up_to_date() -> None:
-    assert SCHEMA_PATH.read_text() == render_json_schema(), "run: python -m avatar_service.packs.manifest"
+    hint = "run: python -m avatar_service.packs.manifest"
+    assert SCHEMA_PATH.read_text() == render_json_schema(), hint
+    assert RIG_SCHEMA_PATH.read_text() == render_json_schema(rig_json_schema()), hint

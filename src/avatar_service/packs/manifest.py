@@ -17,6 +17,7 @@ from avatar_service.schemas import Viseme
 FORMAT_VERSION = 1  # of anchor_timeline.json
 PACK_FORMAT_VERSION = 2  # what `pack create` writes; format-1 packs still validate and play
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+RIG_SCHEMA_PATH = Path(__file__).with_name("rig.schema.json")
 
 # The seed design's sprite sizes; a generated pack may declare a taller mouth frame so the jaw can drop.
 DEFAULT_MOUTH_FRAME = (160, 120)
@@ -191,17 +192,26 @@ class RigFile(_Strict):
 
 
 def manifest_json_schema() -> dict:
-    schema = PackManifest.model_json_schema()
+    return _published(PackManifest, "avatar-service/pack-manifest-v2.schema.json")
+
+
+def rig_json_schema() -> dict:
+    return _published(RigFile, "avatar-service/pack-rig-v1.schema.json")
+
+
+def _published(model: type[BaseModel], schema_id: str) -> dict:
+    schema = model.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "avatar-service/pack-manifest-v2.schema.json"
+    schema["$id"] = schema_id
     return schema
 
 
-def render_json_schema() -> str:
-    return json.dumps(manifest_json_schema(), indent=2, sort_keys=True) + "\n"
+def render_json_schema(schema: dict | None = None) -> str:
+    return json.dumps(manifest_json_schema() if schema is None else schema, indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":
-    # Regenerate the published schema after changing the models (a test checks it is up to date).
+    # Regenerate the published schemas after changing the models (a test checks they are up to date).
     SCHEMA_PATH.write_text(render_json_schema(), encoding="utf-8")
-    print(f"wrote {SCHEMA_PATH}", file=sys.stderr)
+    RIG_SCHEMA_PATH.write_text(render_json_schema(rig_json_schema()), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH} and {RIG_SCHEMA_PATH}", file=sys.stderr)
