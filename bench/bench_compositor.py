@@ -46,13 +46,15 @@ MEASURE = """async ({manifestUrl, frames, renderer}) => {
     const ctx = canvas.getContext('2d');
     const visemes = player.pack.manifest.mouth.visemes;
     const motionAt = (i) => microMotionAt(player.pack.motion ?? { head_bob_px: 2.5, tilt_deg: 0.6, breathing_scale: 0.004 }, i / 60);
-    const rigSpeaking = (i) => {
+    const rigPose = (pose, others) => (i) => {
         const names = player.rig.rig.controlNames;
-        const pose = { jaw_open: 0.45 + 0.3 * Math.sin(i / 5), lip_spread: 0.3, lip_round: 0.3, lower_lip_tuck: 0.1,
-                       upper_lip_raise: 0.2, blink_left: 0.5, blink_right: 0.5, gaze_x: 0.5, gaze_y: -0.3 };
+        const moving = { ...pose, jaw_open: 0.45 + 0.3 * Math.sin(i / 5) };
         player.lastFrame = { ...player.lastFrame, motion: motionAt(i) };
-        player.drawRig(names.map((name) => pose[name] ?? 0.2));
+        player.drawRig(names.map((name) => moving[name] ?? others));
     };
+    const rigTalking = rigPose({ lip_spread: 0.3, lip_round: 0.2 }, 0);
+    const rigSpeaking = rigPose({ lip_spread: 0.3, lip_round: 0.3, lower_lip_tuck: 0.1, upper_lip_raise: 0.2,
+                                  blink_left: 0.5, blink_right: 0.5, gaze_x: 0.5, gaze_y: -0.3 }, 0.2);
     const speaking = (i) => {
         const w = new Array(visemes.length).fill(0);
         w[0] = 0.2; w[1 + (i % 3)] = 0.5; w[4] = 0.3;
@@ -72,6 +74,7 @@ MEASURE = """async ({manifestUrl, frames, renderer}) => {
     };
     return {
         idle: time((i) => player.renderFrame(performance.now() + i * 16.7)),
+        ...(player.rig && { talk: time(rigTalking) }),
         speech: time(player.rig ? rigSpeaking : (i) => player.compositor.render(speaking(i))),
         video: Boolean(video),
         renderer: player.rendererName,
@@ -122,7 +125,9 @@ def main() -> int:
                 base = "idle video" if result["video"] else "still base"
                 size = f"{manifest['canvas']['width']}×{manifest['canvas']['height']}"
                 print(f"{pack} [{result['renderer']}] ({base}, {size})")
-                for case in ("idle", "speech"):
+                for case in ("idle", "talk", "speech"):
+                    if case not in result:
+                        continue
                     print(f"  {case:<7} {summary(result[case])}")
                     worst = max(worst, statistics.median(result[case]))
                 page.close()
