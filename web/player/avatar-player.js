@@ -17,6 +17,7 @@ import {
   IDENTITY,
   mouthGeometry,
   mouthOpening,
+  movedTriangles,
   namedWeights,
   prepareRig,
   similarityFromPairs,
@@ -483,7 +484,8 @@ export class AvatarPlayer extends EventTarget {
       if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
       const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
       const mouth = mouthGeometry(rig, positions, weights);
-      const drawn = renderer.render({ regions, positions, sources, video: follow ? picture : null, place, mouth });
+      const triangles = movedTriangles(rig, weights, positions);
+      const drawn = renderer.render({ regions, triangles, positions, sources, video: follow ? picture : null, place, mouth });
       for (const { x, y, width: w, height: h } of regions) ctx.drawImage(drawn, x - rig.reach.x, y - rig.reach.y, w, h, x, y, w, h);
     }
     this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), regions };

@@ -1,8 +1,9 @@
 // WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws into an offscreen WebGL2
 // canvas, only inside the boxes the deformation reaches (rig.js deformedRegions; outside it the mesh maps the
 // picture onto itself, so the player's copy of the picture is already right there):
-//   1. the face mesh textured with the base face (or the idle video's frame) at its deformed positions; the
-//      inner-lip opening is a hole in it;
+//   1. the moved triangles of the face mesh, textured with the base face (or the idle video's frame) at their
+//      deformed positions (the others map the picture onto itself and stay transparent); the inner-lip
+//      opening is a hole in the mesh;
 //   2. the mouth interior — cavity, teeth, tongue, shaded from the rig's colours — over the box of the
 //      opening, opaque wherever a pixel's centre lies inside the inner-lip polygon and transparent beyond
 //      FEATHER_PX outside it: it is seen only through the opening, and the lip edge gets a ~1 px feather
@@ -188,9 +189,10 @@ export class RigRenderer {
     const canvas = document.createElement("canvas");
     canvas.width = rig.reach.width;
     canvas.height = rig.reach.height;
-    // No multisampling: the interior pass feathers the only edge that needs it. The canvas is copied to the
-    // visible one in the same task, so its buffer need not be preserved.
-    const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false });
+    // No multisampling: the interior pass feathers the only edge that needs it. With alpha, what is not drawn
+    // stays transparent, so only the moved triangles need drawing. The canvas is copied to the visible one in
+    // the same task, so its buffer need not be preserved.
+    const gl = canvas.getContext("webgl2", { antialias: false, alpha: true, depth: false, stencil: false });
     if (!gl) return null;
     return new RigRenderer(gl, rig, base);
   }
@@ -203,7 +205,6 @@ export class RigRenderer {
     this.face = program(gl, FACE_SHADER);
     this.interior = program(gl, INTERIOR_SHADER);
     this.mesh = geometry(gl, gl.DYNAMIC_DRAW, rig.triangles);
-    this.triangleCount = rig.triangles.length;
     this.mesh.upload(1, rig.rest);
     this.mouth = geometry(gl, gl.DYNAMIC_DRAW);
     this.baseTexture = this.texture(base);
@@ -226,7 +227,8 @@ export class RigRenderer {
 
   /**
    * Draw the deformed part of one frame. `frame`: {regions [{x, y, width, height}, …] (picture pixels, from
-   * deformedRegions), positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
+   * deformedRegions), triangles (rig.js movedTriangles: the only ones drawn; the rest stays transparent),
+   * positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
    * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
    * rig → picture matrix), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: it
    * covers rig.reach, and its pixels inside the regions (moved by −reach.x, −reach.y) are the frame's.
@@ -237,6 +239,8 @@ export class RigRenderer {
     const place = mat3(frame.place);
     gl.viewport(0, 0, reach.width, reach.height);
     this.mesh.upload(0, frame.positions);
+    gl.bindVertexArray(this.mesh.vao);
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, frame.triangles, gl.DYNAMIC_DRAW);
     // The rest positions are uploaded once; sources that follow the idle video change every frame.
     if (frame.sources !== this.rig.rest || this.lastSources !== frame.sources) this.mesh.upload(1, frame.sources);
     this.lastSources = frame.sources;
@@ -251,6 +255,7 @@ export class RigRenderer {
     for (const region of frame.regions) {
       gl.scissor(region.x - reach.x, reach.y + reach.height - region.y - region.height, region.width, region.height);
       gl.disable(gl.BLEND);
+      gl.clearColor(0, 0, 0, 0);
       gl.clear(gl.COLOR_BUFFER_BIT);
 
       // 1. The face surface, textured by the still face or the idle video's current frame.
@@ -260,12 +265,13 @@ export class RigRenderer {
       if (frame.video) this.bindVideo(frame.video);
       else gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
       gl.bindVertexArray(this.mesh.vao);
-      gl.drawElements(gl.TRIANGLES, this.triangleCount, rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
+      gl.drawElements(gl.TRIANGLES, frame.triangles.length, rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
 
       // 2. The interior through the inner-lip opening, its edge feathered over the lips.
       if (interior) {
         gl.enable(gl.BLEND);
-        gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+        // Over the opaque lips the result stays opaque (alpha: 1·a + 1·(1 − a)).
+        gl.blendFuncSeparate(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA, gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
         this.use(this.interior, place);
         this.setInterior(frame.mouth);
         gl.bindVertexArray(this.mouth.vao);

@@ -149,6 +149,32 @@ function movedBox(rig, indices, positions, matrix, margin) {
   return right > left && bottom > top ? { x: left, y: top, width: right - left, height: bottom - top } : null;
 }
 
+/**
+ * The triangles (a flat index array like rig.triangles) with a vertex that the non-zero controls move by more
+ * than STILL_PX at `positions`. The others map the picture onto itself: they need not be drawn at all.
+ */
+export function movedTriangles(rig, weights, positions) {
+  const { rest, triangles } = rig;
+  const moved = new Uint8Array(rest.length / 2);
+  rig.controlNames.forEach((name, c) => {
+    if (!weights[c]) return;
+    for (const v of rig.controls[name].indices) {
+      moved[v] = Math.hypot(positions[2 * v] - rest[2 * v], positions[2 * v + 1] - rest[2 * v + 1]) > STILL_PX ? 1 : 0;
+    }
+  });
+  const kept = new triangles.constructor(triangles.length);
+  let count = 0;
+  for (let t = 0; t < triangles.length; t += 3) {
+    if (moved[triangles[t]] || moved[triangles[t + 1]] || moved[triangles[t + 2]]) {
+      kept[count] = triangles[t];
+      kept[count + 1] = triangles[t + 1];
+      kept[count + 2] = triangles[t + 2];
+      count += 3;
+    }
+  }
+  return kept.subarray(0, count);
+}
+
 /** Boxes with every overlapping pair replaced by their union, until none overlap. */
 function mergeOverlapping(boxes) {
   const merged = [...boxes];
