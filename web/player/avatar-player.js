@@ -11,6 +11,7 @@
 
 import { Compositor, OVERLAY_COLORS, SELECTION_COLOR, maskToAlpha, strokeBox } from "./compositor.js";
 import {
+  composeAffine,
   deform,
   deformedRegions,
   headMotionMatrix,
@@ -476,20 +477,30 @@ export class AvatarPlayer extends EventTarget {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.drawImage(picture, 0, 0, width, height);
     const motion = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, width, height) : IDENTITY;
-    ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
-    if (this.lastFrame.motion) ctx.drawImage(picture, 0, 0, width, height);
-    // Then the deformed part from the WebGL2 renderer, over the same pixels under the same head motion.
-    const regions = deformedRegions(rig, weights, positions, place);
+    const setMotion = () => ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
+    if (this.lastFrame.motion) {
+      setMotion();
+      ctx.drawImage(picture, 0, 0, width, height);
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+    }
+    // Then the moved triangles from the WebGL2 renderer, head motion included, copied pixel for pixel (a
+    // transformed copy would resample the whole box again).
+    const toCanvas = composeAffine(motion, place);
+    const regions = deformedRegions(rig, weights, positions, toCanvas);
     if (regions.length) {
       if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
       const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
       const mouth = mouthGeometry(rig, positions, weights);
       const triangles = movedTriangles(rig, weights, positions);
-      const drawn = renderer.render({ regions, triangles, positions, sources, video: follow ? picture : null, place, mouth });
+      const video = follow ? picture : null;
+      const drawn = renderer.render({ regions, triangles, positions, sources, video, place: toCanvas, mouth });
       for (const { x, y, width: w, height: h } of regions) ctx.drawImage(drawn, x - rig.reach.x, y - rig.reach.y, w, h, x, y, w, h);
     }
     this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), regions };
-    if (this.lastFrame.overlay) this.drawRigOverlay(ctx, transformPoints(place, positions));
+    if (this.lastFrame.overlay) {
+      setMotion();
+      this.drawRigOverlay(ctx, transformPoints(place, positions));
+    }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     if (this.lastFrame.selection) {
       strokeBox(ctx, this.lastFrame[this.lastFrame.selection], SELECTION_COLOR, 3, [8, 5], null);

@@ -19,7 +19,7 @@
 const VERTEX_SHADER = `#version 300 es
 in vec2 a_position;   // where the vertex is drawn, rig pixels (the still base face's)
 in vec2 a_source;     // where its texture comes from, picture pixels
-uniform mat3 u_place; // rig pixels → picture pixels (identity, or onto the idle video's face)
+uniform mat3 u_place; // rig pixels → canvas pixels (onto the idle video's face, then head motion)
 uniform vec2 u_origin; // the picture pixel at the offscreen canvas's top left corner
 uniform vec2 u_view;   // the offscreen canvas's size
 out vec2 v_source;
@@ -230,7 +230,7 @@ export class RigRenderer {
    * deformedRegions), triangles (rig.js movedTriangles: the only ones drawn; the rest stays transparent),
    * positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
    * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
-   * rig → picture matrix), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: it
+   * rig → canvas matrix: onto the idle video's face, then head motion), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: it
    * covers rig.reach, and its pixels inside the regions (moved by −reach.x, −reach.y) are the frame's.
    */
   render(frame) {

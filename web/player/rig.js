@@ -74,8 +74,8 @@ function neighbourhoods(triangles, count) {
   return { starts, members };
 }
 
-// How far the idle video may move the face from where the rig was made (the anchor timeline's motion is a
-// few pixels; this leaves room for more).
+// How far the idle video and the head micro-motion may move the face from where the rig was made (both are
+// a few pixels; this leaves room for more).
 const FOLLOW_MARGIN_PX = 24;
 
 /**
@@ -315,6 +315,18 @@ export function headMotionMatrix(motion, width, height) {
   const s = Math.sin(motion.tilt) * motion.scale;
   // translate(px, py + dy) · rotate(tilt) · scale · translate(−px, −py)
   return [c, -s, px - c * px + s * py, s, c, py + motion.dy - s * px - c * py];
+}
+
+/** a∘b: the 2×3 matrix that applies b, then a. */
+export function composeAffine(a, b) {
+  return [
+    a[0] * b[0] + a[1] * b[3],
+    a[0] * b[1] + a[1] * b[4],
+    a[0] * b[2] + a[1] * b[5] + a[2],
+    a[3] * b[0] + a[4] * b[3],
+    a[3] * b[1] + a[4] * b[4],
+    a[3] * b[2] + a[4] * b[5] + a[5],
+  ];
 }
 
 /**
