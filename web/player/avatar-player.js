@@ -95,6 +95,14 @@ function checkSize(what, image, width, height) {
   if (w !== width || h !== height) throw new Error(`${what} is ${w}×${h}, the manifest says ${width}×${height}`);
 }
 
+/** A 2D context as large as `size`, to composite the rig's read-back boxes through. */
+function scratchContext({ width, height }) {
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  return canvas.getContext("2d");
+}
+
 /** Why a pack is drawn by the Canvas 2D compositor rather than its rig (for the console). */
 function fallbackReason(manifest, rig, forced) {
   if (!rig) return `pack ${manifest.id} is format ${manifest.format_version} without a face rig`;
@@ -215,7 +223,7 @@ export class AvatarPlayer extends EventTarget {
     this.canvas.width = manifest.canvas.width;
     this.canvas.height = manifest.canvas.height;
     this.compositor = compositorAssets ? new Compositor(this.canvas, { ...compositorAssets, video }) : null;
-    this.rig = renderer ? { rig, renderer, base, positions: new Float32Array(rig.rest.length) } : null;
+    this.rig = renderer ? { rig, renderer, base, positions: new Float32Array(rig.rest.length), scratch: scratchContext(rig.reach) } : null;
     this.idleEvents = [];
     this.nextIdleBlinkAt = null;
     this.renderFrame();
@@ -493,8 +501,13 @@ export class AvatarPlayer extends EventTarget {
       const mouth = mouthGeometry(rig, positions, weights);
       const triangles = movedTriangles(rig, weights, positions);
       const video = follow ? picture : null;
-      const drawn = renderer.render({ regions, triangles, positions, sources, video, place: toCanvas, mouth });
-      for (const { x, y, width: w, height: h } of regions) ctx.drawImage(drawn, x - rig.reach.x, y - rig.reach.y, w, h, x, y, w, h);
+      renderer.render({ regions, triangles, positions, sources, video, place: toCanvas, mouth });
+      // Through a scratch canvas, so the transparent (unmoved) pixels keep the picture under them.
+      for (const region of regions) {
+        const { x, y, width: w, height: h } = region;
+        view.scratch.putImageData(renderer.read(region), 0, 0);
+        ctx.drawImage(view.scratch.canvas, 0, 0, w, h, x, y, w, h);
+      }
     }
     this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), regions };
     if (this.lastFrame.overlay) {

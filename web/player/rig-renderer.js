@@ -1,5 +1,5 @@
 // WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws into an offscreen WebGL2
-// canvas, only inside the boxes the deformation reaches (rig.js deformedRegions; outside it the mesh maps the
+// canvas, read back by the player box by box, only inside the boxes the deformation reaches (rig.js deformedRegions; outside it the mesh maps the
 // picture onto itself, so the player's copy of the picture is already right there):
 //   1. the moved triangles of the face mesh, textured with the base face (or the idle video's frame) at their
 //      deformed positions (the others map the picture onto itself and stay transparent); the inner-lip
@@ -26,7 +26,8 @@ out vec2 v_source;
 void main() {
   vec2 p = (u_place * vec3(a_position, 1.0)).xy - u_origin;
   v_source = a_source;
-  gl_Position = vec4(p.x / u_view.x * 2.0 - 1.0, 1.0 - p.y / u_view.y * 2.0, 0.0, 1.0);
+  // Upside down on purpose: GL's rows start at the bottom, so readPixels then returns rows top-down.
+  gl_Position = vec4(p.x / u_view.x * 2.0 - 1.0, p.y / u_view.y * 2.0 - 1.0, 0.0, 1.0);
 }`;
 
 const FACE_SHADER = `#version 300 es
@@ -230,8 +231,8 @@ export class RigRenderer {
    * deformedRegions), triangles (rig.js movedTriangles: the only ones drawn; the rest stays transparent),
    * positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
    * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
-   * rig → canvas matrix: onto the idle video's face, then head motion), mouth (rig.js mouthGeometry, rig pixels)}. Returns the offscreen canvas: it
-   * covers rig.reach, and its pixels inside the regions (moved by −reach.x, −reach.y) are the frame's.
+   * rig → canvas matrix: onto the idle video's face, then head motion), mouth (rig.js mouthGeometry, rig
+   * pixels)}. Read the result with read(region): outside the moved triangles it is transparent.
    */
   render(frame) {
     const { gl, rig } = this;
@@ -253,7 +254,7 @@ export class RigRenderer {
     }
     gl.enable(gl.SCISSOR_TEST);
     for (const region of frame.regions) {
-      gl.scissor(region.x - reach.x, reach.y + reach.height - region.y - region.height, region.width, region.height);
+      gl.scissor(region.x - reach.x, region.y - reach.y, region.width, region.height);
       gl.disable(gl.BLEND);
       gl.clearColor(0, 0, 0, 0);
       gl.clear(gl.COLOR_BUFFER_BIT);
@@ -281,7 +282,18 @@ export class RigRenderer {
     gl.disable(gl.BLEND);
     gl.disable(gl.SCISSOR_TEST);
     gl.bindVertexArray(null);
-    return this.canvas;
+  }
+
+  /**
+   * The drawn pixels of `region` (picture pixels) as ImageData, rows top-down. Reading back just the boxes is
+   * cheaper than drawImage of the WebGL canvas, which copies its whole drawing buffer out of the GPU process.
+   */
+  read(region) {
+    const { gl } = this;
+    const { reach } = this.rig;
+    const pixels = new Uint8ClampedArray(region.width * region.height * 4);
+    gl.readPixels(region.x - reach.x, region.y - reach.y, region.width, region.height, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+    return new ImageData(pixels, region.width, region.height);
   }
 
   /**
