@@ -117,15 +117,6 @@ void main() {
 }`;
 
 
-/** Is WebGL2 available in this browser? (Creates and drops a throwaway context.) */
-export function webgl2Available() {
-  try {
-    return Boolean(document.createElement("canvas").getContext("webgl2"));
-  } catch {
-    return false;
-  }
-}
-
 function compile(gl, type, source) {
   const shader = gl.createShader(type);
   gl.shaderSource(shader, source);
