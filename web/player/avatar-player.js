@@ -13,7 +13,6 @@ import { Compositor, OVERLAY_COLORS, SELECTION_COLOR, maskToAlpha, strokeBox } f
 import {
   composeAffine,
   deform,
-  deformedRegions,
   headMotionMatrix,
   IDENTITY,
   mouthGeometry,
@@ -23,6 +22,7 @@ import {
   prepareRig,
   similarityFromPairs,
   transformPoints,
+  trianglesBox,
 } from "./rig.js";
 import { RigRenderer } from "./rig-renderer.js";
 import {
@@ -494,22 +494,20 @@ export class AvatarPlayer extends EventTarget {
     // Then the moved triangles from the WebGL2 renderer, head motion included, copied pixel for pixel (a
     // transformed copy would resample the whole box again).
     const toCanvas = composeAffine(motion, place);
-    const regions = deformedRegions(rig, weights, positions, toCanvas);
-    if (regions.length) {
+    const triangles = movedTriangles(rig, weights, positions);
+    const region = trianglesBox(rig, triangles, positions, toCanvas);
+    if (region) {
       if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
       const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
       const mouth = mouthGeometry(rig, positions, weights);
-      const triangles = movedTriangles(rig, weights, positions);
       const video = follow ? picture : null;
-      renderer.render({ regions, triangles, positions, sources, video, place: toCanvas, mouth });
+      renderer.render({ region, triangles, positions, sources, video, place: toCanvas, mouth });
       // Through a scratch canvas, so the transparent (unmoved) pixels keep the picture under them.
-      for (const region of regions) {
-        const { x, y, width: w, height: h } = region;
-        view.scratch.putImageData(renderer.read(region), 0, 0);
-        ctx.drawImage(view.scratch.canvas, 0, 0, w, h, x, y, w, h);
-      }
+      const { x, y, width: w, height: h } = region;
+      view.scratch.putImageData(renderer.read(region), 0, 0);
+      ctx.drawImage(view.scratch.canvas, 0, 0, w, h, x, y, w, h);
     }
-    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), regions };
+    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), region };
     if (this.lastFrame.overlay) {
       setMotion();
       this.drawRigOverlay(ctx, transformPoints(place, positions));

@@ -1,6 +1,5 @@
-// WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws into an offscreen WebGL2
-// canvas, read back by the player box by box, only inside the boxes the deformation reaches (rig.js deformedRegions; outside it the mesh maps the
-// picture onto itself, so the player's copy of the picture is already right there):
+// WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws, into an offscreen WebGL2
+// canvas with alpha that the player reads back and lays over the picture:
 //   1. the moved triangles of the face mesh, textured with the base face (or the idle video's frame) at their
 //      deformed positions (the others map the picture onto itself and stay transparent); the inner-lip
 //      opening is a hole in the mesh;
@@ -9,8 +8,8 @@
 //      FEATHER_PX outside it: it is seen only through the opening, and the lip edge gets a ~1 px feather
 //      (sharp edges looked cut out, 1.5 px blurry: docs/rig-player.md).
 // Apart from that anti-aliased edge nothing is blended: every pixel comes from one surface in one pose (no
-// dissolves). Drawing only the deformed boxes, without multisampling, matters on the CPU: SwiftShader (headless
-// Chromium, --disable-gpu) fills a whole 512×640 frame in several ms, the mouth region in a fraction of that.
+// dissolves). Drawing only the moved triangles, without multisampling, matters on the CPU: SwiftShader
+// (headless Chromium, --disable-gpu) fills a whole 512×640 mesh in several ms, the moving mouth in a fraction.
 // The geometry (deformed positions, where the interior goes) comes from the pure functions of rig.js; this
 // module only owns GL state (WebGL2 API per the Khronos WebGL 2.0 specification). Inside/outside and edge
 // distance of the polygon per fragment: the crossing-number test and point-to-segment distance (Haines,
@@ -218,8 +217,8 @@ export class RigRenderer {
   }
 
   /**
-   * Draw the deformed part of one frame. `frame`: {regions [{x, y, width, height}, …] (picture pixels, from
-   * deformedRegions), triangles (rig.js movedTriangles: the only ones drawn; the rest stays transparent),
+   * Draw the deformed part of one frame. `frame`: {region {x, y, width, height} (canvas pixels, rig.js
+   * trianglesBox), triangles (rig.js movedTriangles: the only ones drawn; the rest stays transparent),
    * positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
    * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
    * rig → canvas matrix: onto the idle video's face, then head motion), mouth (rig.js mouthGeometry, rig
@@ -243,32 +242,31 @@ export class RigRenderer {
       this.mouth.upload(0, quad);
       this.mouth.upload(1, quad);
     }
+    const { region } = frame;
     gl.enable(gl.SCISSOR_TEST);
-    for (const region of frame.regions) {
-      gl.scissor(region.x - reach.x, region.y - reach.y, region.width, region.height);
-      gl.disable(gl.BLEND);
-      gl.clearColor(0, 0, 0, 0);
-      gl.clear(gl.COLOR_BUFFER_BIT);
+    gl.scissor(region.x - reach.x, region.y - reach.y, region.width, region.height);
+    gl.disable(gl.BLEND);
+    gl.clearColor(0, 0, 0, 0);
+    gl.clear(gl.COLOR_BUFFER_BIT);
 
-      // 1. The face surface, textured by the still face or the idle video's current frame.
-      this.use(this.face, place);
-      gl.activeTexture(gl.TEXTURE0);
-      gl.uniform1i(this.face.uniforms.u_texture, 0);
-      if (frame.video) this.bindVideo(frame.video);
-      else gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
-      gl.bindVertexArray(this.mesh.vao);
-      gl.drawElements(gl.TRIANGLES, frame.triangles.length, rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
+    // 1. The moved triangles of the face, textured by the still face or the idle video's current frame.
+    this.use(this.face, place);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.uniform1i(this.face.uniforms.u_texture, 0);
+    if (frame.video) this.bindVideo(frame.video);
+    else gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
+    gl.bindVertexArray(this.mesh.vao);
+    gl.drawElements(gl.TRIANGLES, frame.triangles.length, rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
 
-      // 2. The interior through the inner-lip opening, its edge feathered over the lips.
-      if (interior) {
-        gl.enable(gl.BLEND);
-        // Over the opaque lips the result stays opaque (alpha: 1·a + 1·(1 − a)).
-        gl.blendFuncSeparate(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA, gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
-        this.use(this.interior, place);
-        this.setInterior(frame.mouth);
-        gl.bindVertexArray(this.mouth.vao);
-        gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
-      }
+    // 2. The interior through the inner-lip opening, its edge feathered over the lips.
+    if (interior) {
+      gl.enable(gl.BLEND);
+      // Over the opaque lips the result stays opaque (alpha: 1·a + 1·(1 − a)).
+      gl.blendFuncSeparate(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA, gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+      this.use(this.interior, place);
+      this.setInterior(frame.mouth);
+      gl.bindVertexArray(this.mouth.vao);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
     }
     gl.disable(gl.BLEND);
     gl.disable(gl.SCISSOR_TEST);

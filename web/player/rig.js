@@ -111,47 +111,9 @@ function reachBox(image, rest, controls, { starts, members }) {
 export const STILL_PX = 0.25;
 
 /**
- * The integer pixel boxes [{x, y, width, height}, …] that hold every triangle with a vertex moved by more than
- * STILL_PX at `positions` (deformed rig pixels), mapped by `matrix` (2×3), grown by `margin` and clipped to the
- * rig's reach (rig.reach); empty when nothing moves. One box per moving control, overlapping boxes merged:
- * the eyes and the mouth stay two small boxes rather than one tall one. Outside them the mesh maps the
- * picture onto itself, so only these boxes need drawing.
- */
-export function deformedRegions(rig, weights, positions, matrix = IDENTITY, margin = 2) {
-  const boxes = [];
-  rig.controlNames.forEach((name, c) => {
-    if (!weights[c]) return;
-    const box = movedBox(rig, rig.controls[name].indices, positions, matrix, margin);
-    if (box) boxes.push(box);
-  });
-  return mergeOverlapping(boxes);
-}
-
-function movedBox(rig, indices, positions, matrix, margin) {
-  const { starts, members } = rig.neighbours;
-  const { rest, reach } = rig;
-  const [m00, m01, m02, m10, m11, m12] = matrix;
-  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const v of indices) {
-    if (Math.hypot(positions[2 * v] - rest[2 * v], positions[2 * v + 1] - rest[2 * v + 1]) <= STILL_PX) continue;
-    for (let k = starts[v]; k < starts[v + 1]; k += 1) {
-      const u = members[k];
-      const x = m00 * positions[2 * u] + m01 * positions[2 * u + 1] + m02;
-      const y = m10 * positions[2 * u] + m11 * positions[2 * u + 1] + m12;
-      [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
-    }
-  }
-  if (x0 === Infinity) return null;
-  const left = Math.max(reach.x, Math.floor(x0 - margin));
-  const top = Math.max(reach.y, Math.floor(y0 - margin));
-  const right = Math.min(reach.x + reach.width, Math.ceil(x1 + margin));
-  const bottom = Math.min(reach.y + reach.height, Math.ceil(y1 + margin));
-  return right > left && bottom > top ? { x: left, y: top, width: right - left, height: bottom - top } : null;
-}
-
-/**
  * The triangles (a flat index array like rig.triangles) with a vertex that the non-zero controls move by more
- * than STILL_PX at `positions`. The others map the picture onto itself: they need not be drawn at all.
+ * than STILL_PX at `positions`. The others map the picture onto itself: they need not be drawn at all, so the
+ * renderer draws these over a transparent canvas and the player lays that over the picture.
  */
 export function movedTriangles(rig, weights, positions) {
   const { rest, triangles } = rig;
@@ -175,23 +137,25 @@ export function movedTriangles(rig, weights, positions) {
   return kept.subarray(0, count);
 }
 
-/** Boxes with every overlapping pair replaced by their union, until none overlap. */
-function mergeOverlapping(boxes) {
-  const merged = [...boxes];
-  for (let i = 0; i < merged.length; i += 1) {
-    for (let j = i + 1; j < merged.length; j += 1) {
-      const a = merged[i];
-      const b = merged[j];
-      if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) {
-        const x = Math.min(a.x, b.x);
-        const y = Math.min(a.y, b.y);
-        merged[i] = { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
-        merged.splice(j, 1);
-        j = i; // the grown box may now overlap earlier ones
-      }
-    }
+/**
+ * The integer pixel box {x, y, width, height} holding `triangles` (flat indices) at `positions` mapped by
+ * `matrix` (2×3), grown by `margin` and clipped to the rig's reach (rig.reach); null when there are none.
+ */
+export function trianglesBox(rig, triangles, positions, matrix = IDENTITY, margin = 2) {
+  if (!triangles.length) return null;
+  const [m00, m01, m02, m10, m11, m12] = matrix;
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const v of triangles) {
+    const x = m00 * positions[2 * v] + m01 * positions[2 * v + 1] + m02;
+    const y = m10 * positions[2 * v] + m11 * positions[2 * v + 1] + m12;
+    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
   }
-  return merged;
+  const { reach } = rig;
+  const left = Math.max(reach.x, Math.floor(x0 - margin));
+  const top = Math.max(reach.y, Math.floor(y0 - margin));
+  const right = Math.min(reach.x + reach.width, Math.ceil(x1 + margin));
+  const bottom = Math.min(reach.y + reach.height, Math.ceil(y1 + margin));
+  return right > left && bottom > top ? { x: left, y: top, width: right - left, height: bottom - top } : null;
 }
 
 /** Control weights as a name → weight object, from an array parallel to `rig.controlNames`. */
