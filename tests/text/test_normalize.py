@@ -1,0 +1,43 @@
+"""Normalization against the examples table in docs/text.md (one source of truth) and its edge rules."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from avatar_service.errors import InvalidInput
+from avatar_service.text.language import Language
+from avatar_service.text.normalize import normalize
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "text.md"
+
+
+def doc_examples() -> list[tuple[str, str, str]]:
+    section = DOC.read_text(encoding="utf-8").split("## Examples", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| (.+?) \| (.+?) \|$", section, flags=re.MULTILINE)
+    return rows
+
+
+def test_the_docs_table_has_examples_of_every_rule():
+    assert len(doc_examples()) >= 15
+
+
+@pytest.mark.parametrize(("voice", "written", "spoken"), doc_examples())
+def test_docs_example(voice, written, spoken):
+    assert normalize(written, Language.from_espeak_voice(voice)) == spoken
+
+
+@pytest.mark.parametrize("text", ["...", "?!... ,,,", "😀👍", " <> "])
+def test_nothing_speakable_is_refused_whatever_the_punctuation(text):
+    with pytest.raises(InvalidInput) as raised:
+        normalize(text, Language("en", "us"))
+    assert raised.value.field == "text"
+
+
+def test_language_without_number_words_keeps_digits_for_espeak():
+    assert normalize("Pris 5", Language("cmn")) == "Pris 5"
+
+
+def test_plain_words_are_untouched():
+    text = "The quick brown fox jumps over the lazy dog."
+    assert normalize(text, Language("en", "us")) == text
