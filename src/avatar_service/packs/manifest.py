@@ -20,6 +20,11 @@ SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 DEFAULT_MOUTH_FRAME = (160, 120)
 DEFAULT_EYES_FRAME = (232, 80)
 
+# A pack id is also its folder name and URL segment: letters, digits, "_" and "-" only (no dots, slashes or
+# spaces), at most 100 characters. `pack create` checks it before any work (docs/packs.md).
+PACK_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+MAX_PACK_ID_CHARS = 100
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -76,7 +81,7 @@ class PackManifest(_Strict):
     """`manifest.json` of an avatar pack (format v1). File fields are names relative to the pack directory."""
 
     format_version: Literal[1] = FORMAT_VERSION
-    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    id: str = Field(min_length=1, max_length=MAX_PACK_ID_CHARS, pattern=PACK_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     canvas: Size
     base_face: str

@@ -18,7 +18,7 @@ from arq.cron import cron
 from arq.worker import Worker, func
 
 from avatar_service.config import Settings
-from avatar_service.errors import RenderFailed
+from avatar_service.errors import AvatarServiceError, RenderFailed
 from avatar_service.queue import connections
 from avatar_service.queue.connections import (
     DONE_CHANNEL_PREFIX,
@@ -139,6 +139,10 @@ async def serve(settings: Settings, *, burst: bool = False) -> None:
             await worker.async_run()
             return  # burst mode: the queue is empty
         except connections.OUTAGE_ERRORS as error:
+            if burst:  # a one-shot run cannot wait for Valkey to come back: say so and stop
+                raise AvatarServiceError(
+                    f"Valkey not reachable at {address} ({error}); check VALKEY_HOST and VALKEY_PORT"
+                ) from None
             _LOGGER.warning("lost Valkey at %s (%s); reconnecting", address, error)
         finally:
             await _close_quietly(worker)
