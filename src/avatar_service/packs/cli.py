@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = pack.add_subparsers(dest="pack_command", required=True, metavar="{validate,idle,create}")
 
     validate = actions.add_parser("validate", help="check a pack directory against the pack format v1")
-    validate.add_argument("directory", type=Path)
+    validate.add_argument("directory", type=Path, metavar="PACK", help="a pack directory, or the id of a pack in PACKS_DIR")
     validate.set_defaults(handler=run_validate)
 
     idle = actions.add_parser("idle", help="make the pack's seamless idle_loop.webm from its base face")
@@ -46,8 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_validate(args: argparse.Namespace) -> int:
     from avatar_service.packs.validate import validate_pack
 
-    manifest = validate_pack(args.directory)
-    print(f"ok: {manifest.id} ({args.directory})")
+    directory = args.directory
+    if not directory.is_dir() and len(directory.parts) == 1:  # a bare id: the pack in PACKS_DIR
+        directory = default_packs_dir() / directory
+    manifest = validate_pack(directory)
+    print(f"ok: {manifest.id} ({directory})")
     return 0
 
 
