@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
+from babel.core import UnknownLocaleError
 from babel.dates import get_month_names
 from num2words import CONVERTER_CLASSES, num2words
 
@@ -128,9 +129,17 @@ def expand_abbreviations(text: str, language: Language) -> str:
 # --- numbers ------------------------------------------------------------------------------------------------
 
 
+# What num2words' converters raise for a value or form they do not implement in some language.
+NUM2WORDS_GAPS = (NotImplementedError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
+
+
 def words(value: int | Decimal, language: Language, to: str = "cardinal") -> str:
-    """num2words without the commas it puts between groups (espeak-ng would pause at each)."""
-    return num2words(value, lang=language.number_words, to=to).replace(",", "")
+    """num2words without the commas it puts between groups (espeak-ng would pause at each); a number it cannot
+    say in this language keeps its digits, which espeak-ng reads."""
+    try:
+        return num2words(value, lang=language.number_words, to=to).replace(",", "")
+    except NUM2WORDS_GAPS:
+        return str(value)
 
 
 def parse_number(written: str, language: Language) -> Decimal:
@@ -184,7 +193,7 @@ def spoken_amount(written: str, symbol: str, scale: str | None, language: Langua
         return " ".join(filter(None, (spoken_number(written, language), scale, unit)))
     try:
         return num2words(amount, lang=language.number_words, to="currency", currency=code).replace(",", "")
-    except (NotImplementedError, TypeError, IndexError, AttributeError):  # num2words' converters vary
+    except NUM2WORDS_GAPS:
         return f"{spoken_number(written, language)} {symbol}"
 
 
@@ -199,17 +208,25 @@ def currency_after_number(text: str, language: Language) -> str:
 
 def spoken_date(day: date, language: Language) -> str:
     """en: "March fourth twenty twenty-five"; de: "vierte März …"; others: "4 mars 2025" in words."""
-    locale = f"{language.code}_{language.region.upper()}" if language.region else language.code
-    try:
-        month = get_month_names("wide", locale=locale)[day.month]
-    except (ValueError, LookupError):  # babel has no such locale: the language alone
-        month = get_month_names("wide", locale=language.code)[day.month]
+    month = month_name(day.month, language)
     if language.code == "en":
         return f"{month} {words(day.day, language, 'ordinal')} {words(day.year, language, 'year')}"
     day_words = words(day.day, language, "ordinal" if language.code == "de" else "cardinal")
     return DATE_ORDER.get(language.code, "{day} {month} {year}").format(
         day=day_words, month=month, year=words(day.year, language)
     )
+
+
+def month_name(month: int, language: Language) -> str:
+    """From Babel's CLDR data: the regional locale, else the language's; ValueError if CLDR has neither (the
+    date then stays as written)."""
+    locales = [f"{language.code}_{language.region.upper()}"] if language.region else []
+    for locale in [*locales, language.code]:
+        try:
+            return get_month_names("wide", locale=locale)[month]
+        except (UnknownLocaleError, ValueError, LookupError):
+            continue
+    raise ValueError(f"no month names for {language.code}")
 
 
 def dates(text: str, language: Language) -> str:
