@@ -10,7 +10,7 @@ from avatar_service.eyes import eye_events
 from avatar_service.lipsync import mouth_cues
 from avatar_service.schemas import MAX_SPEED, MIN_SPEED, RenderRecord, RenderRequest, render_id_for
 from avatar_service.text.language import Language
-from avatar_service.text.prepare import Spoken, prepare
+from avatar_service.text.prepare import Spoken, check, prepare
 from avatar_service.tts import PiperEngine, VoiceCatalog, VoiceFiles
 from avatar_service.tts.sequence import join
 
@@ -35,7 +35,7 @@ class Renderer:
         """The voice id the request will use and its render id (content hash); raises UnknownVoice, or
         InvalidInput for text the pipeline would refuse (malformed SSML, nothing speakable)."""
         voice = self.catalog.get(request.voice_id)
-        prepare(request.text, voice_language(voice))
+        check(request.text, voice_language(voice))
         return voice.voice_id, render_id_for(request.text, voice.voice_id, request.speed)
 
     def warm_up(self) -> None:

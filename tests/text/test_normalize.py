@@ -8,6 +8,7 @@ import pytest
 from avatar_service.errors import InvalidInput
 from avatar_service.text.language import Language
 from avatar_service.text.normalize import normalize
+from avatar_service.text.prepare import check, prepare
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "text.md"
 
@@ -48,3 +49,22 @@ def test_every_num2words_language_normalizes_without_crashing(code):
     # num2words' converters differ in what they implement: a gap keeps the digits, never fails the render.
     text = "On 2025-03-04 at 10:30, 1st: $1,234.56, 12,50 €, 3.5 or 3,5 and 0800."
     assert normalize(text, Language.from_espeak_voice(code))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["...", "?!... ,,,", "😀", "Hi", "$5", "<speak><break time='1s'/></speak>", "<speak>..</speak>",
+     "<speak><say-as interpret-as='cardinal'>12</say-as></speak>", "<speak><sub alias='x'>y</sub></speak>"],
+)
+def test_the_cheap_request_check_agrees_with_the_full_preparation(text):
+    language = Language("en", "us")
+    try:
+        prepare(text, language)
+        refused = None
+    except InvalidInput as error:
+        refused = error.message
+    if refused is None:
+        check(text, language)
+    else:
+        with pytest.raises(InvalidInput, match="nothing speakable"):
+            check(text, language)

@@ -47,6 +47,21 @@ def prepare(text: str, language: Language) -> list[Spoken | Pause]:
     return pieces
 
 
+def check(text: str, language: Language) -> None:
+    """Raise what ``prepare`` would raise, without the number words: cheap enough for every API request.
+
+    Normalization never removes a letter or a digit (it drops only symbols), so text is speakable exactly
+    when it has one; SSML is parsed and its ``<say-as>`` contents interpreted (they are short).
+    """
+    if not ssml.is_ssml(text):
+        if not is_speakable(text):
+            raise InvalidInput("text", "nothing speakable in it (only punctuation, symbols or emoji)")
+        return
+    words = [piece for piece in ssml.parse(text) if isinstance(piece, Words)]
+    if not any(is_speakable(_interpreted(piece, language)) for piece in words):
+        raise InvalidInput("text", "nothing speakable in it (only SSML tags, punctuation, symbols or emoji)")
+
+
 def _interpreted(words: Words, language: Language) -> str:
     if words.say_as is None:
         return words.text
