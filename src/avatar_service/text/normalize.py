@@ -95,9 +95,7 @@ def drop_symbols(text: str) -> str:
         category = unicodedata.category(ch)
         if ch in SPOKEN_SYMBOLS or ch in CURRENCY_SYMBOLS:
             kept.append(ch)
-        elif category in ("So", "Sk", "Cs", "Co", "Cn") or ch in "\u200d\ufe0f\ufe0e":
-            kept.append(" ")
-        elif category == "Cc":
+        elif category in ("So", "Sk", "Cs", "Co", "Cn", "Cc") or ch in "\u200d\ufe0f\ufe0e":
             kept.append(" ")
         else:
             kept.append(ch)
