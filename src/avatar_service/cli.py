@@ -13,7 +13,6 @@ from avatar_service.packs import cli as packs_cli
 from avatar_service.queue import cli as queue_cli
 from avatar_service.tracking import cli as tracking_cli
 
-
 DESCRIPTION = (
     "Offline talking avatar: text in, Piper speech plus a timeline of mouth shapes and eye events out. "
     "Settings come from environment variables (DATA_DIR, PACKS_DIR, VOICES_DIR, ...; see the README)."

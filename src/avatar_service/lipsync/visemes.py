@@ -90,7 +90,10 @@ _add("s z ɕ ʑ", "EE", 0.3)
 
 # Consonants made behind the lips: they take the neighbouring vowel's shape (see the table above).
 LIP_NEUTRAL = frozenset(
-    "t d n l ɾ ɫ ɬ ɮ ʈ ɖ ɳ ɭ ɽ ɻ c ɟ ɲ ʎ ç ʝ k ɡ g ŋ x ɣ ɰ ʟ q ɢ ɴ χ ħ ʕ h ɦ ʔ".split()
+    [
+        "t", "d", "n", "l", "ɾ", "ɫ", "ɬ", "ɮ", "ʈ", "ɖ", "ɳ", "ɭ", "ɽ", "ɻ", "c", "ɟ", "ɲ", "ʎ", "ç", "ʝ", "k",
+        "ɡ", "g", "ŋ", "x", "ɣ", "ɰ", "ʟ", "q", "ɢ", "ɴ", "χ", "ħ", "ʕ", "h", "ɦ", "ʔ"
+    ]
 )
 
 VOWEL_VISEMES = frozenset({"AA", "EE", "OH", "OO"})

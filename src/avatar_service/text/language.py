@@ -10,8 +10,11 @@ from num2words import CONVERTER_CLASSES
 
 # Languages that write 1.234,56 rather than 1,234.56 (CLDR number symbols, "decimal" and "group").
 DECIMAL_COMMA = frozenset(
-    "az be ca cs da de el es eu fi fr gl hr hu id is it ka kk lb lt lv nl no nb pl pt ro ru sk sl sr sv tr uk "
-    "vi".split()
+    [
+        "az", "be", "ca", "cs", "da", "de", "el", "es", "eu", "fi", "fr", "gl", "hr", "hu", "id", "is", "it",
+        "ka", "kk", "lb", "lt", "lv", "nl", "no", "nb", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv", "tr",
+        "uk", "vi"
+    ]
 )
 
 

@@ -32,9 +32,8 @@ def prepare(text: str, language: Language) -> list[Spoken | Pause]:
         pending.clear()
 
     for piece in ssml.parse(text):
-        if isinstance(piece, Pause) or (pending and piece.rate != pending[0].rate):
-            if pending:
-                flush()
+        if pending and (isinstance(piece, Pause) or piece.rate != pending[0].rate):
+            flush()
         if isinstance(piece, Pause):
             if piece.ms > 0:
                 pieces.append(piece)
