@@ -99,7 +99,7 @@ LIP_NEUTRAL = frozenset(
 VOWEL_VISEMES = frozenset({"AA", "EE", "OH", "OO"})
 BILABIALS = frozenset(["p", "b", "m", "ɸ", "β"])
 
-# Tokens that carry a duration but are not phones (field-facts: Piper).
+# Tokens that carry a duration but are not phones (piper1-gpl phoneme_ids.py; docs/sources.md "Piper voices").
 STRESS_MARKS = frozenset("ˈˌ")
 LENGTH_MARKS = frozenset("ːˑ")
 WORD_GAP = " "
