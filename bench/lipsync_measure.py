@@ -15,8 +15,8 @@ from avatar_service.schemas import MouthCue
 
 FRAME_MS = 10
 VOWEL_VISEMES = frozenset({"AA", "EE", "OH", "OO"})
-# ITU-R BT.1359 detectability thresholds (field-facts: audio-visual sync): picture (mouth) may lead the
-# sound by at most 125 ms and lag it by at most 45 ms before viewers notice.
+# ITU-R BT.1359-1 detectability thresholds (docs/sources.md, "Audio-visual synchronisation"): picture
+# (mouth) may lead the sound by at most 125 ms and lag it by at most 45 ms before viewers notice.
 MAX_EARLY_MS = 125.0
 MAX_LATE_MS = 45.0
 # ARPAbet vowels of the CMU dictionary that pocketsphinx's en-us model uses.

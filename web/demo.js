@@ -79,7 +79,12 @@ async function loadAvatars() {
   ui.avatar.replaceChildren(...avatars.map(({ id, name }) => new Option(name ?? id, id)));
   for (const option of ui.avatar.options) option.dataset.manifestUrl = avatars[option.index].manifest_url;
   const wanted = params.get("avatar") ?? DEFAULT_AVATAR;
-  ui.avatar.value = avatars.some(({ id }) => id === wanted) ? wanted : avatars[0].id;
+  const found = avatars.some(({ id }) => id === wanted);
+  ui.avatar.value = found ? wanted : avatars.some(({ id }) => id === DEFAULT_AVATAR) ? DEFAULT_AVATAR : avatars[0].id;
+  if (!found && params.has("avatar")) {
+    // Say so rather than silently showing another face (a pack made in another PACKS_DIR, a typo).
+    showError(`No avatar pack "${wanted}" here; showing ${ui.avatar.value}. Known: ${avatars.map(({ id }) => id).join(", ")}`);
+  }
 }
 
 async function showAvatar() {

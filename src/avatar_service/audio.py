@@ -25,9 +25,10 @@ def write_audio(samples: np.ndarray, sample_rate: int, stem: Path, audio_format:
     if audio_format == "ogg":
         try:
             data = encode_ogg_opus(samples, sample_rate)
-            return _write_atomically(stem.with_suffix(".ogg"), data)
         except Exception as error:  # any codec failure: WAV is always possible
             _LOGGER.warning("Opus encoding failed (%s); writing WAV instead", error)
+        else:  # a file that cannot be written is not a codec problem: that error goes to the caller
+            return _write_atomically(stem.with_suffix(".ogg"), data)
     return _write_atomically(stem.with_suffix(".wav"), encode_wav(samples, sample_rate))
 
 

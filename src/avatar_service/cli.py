@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from avatar_service.errors import AvatarServiceError
 from avatar_service.packs import cli as packs_cli
 from avatar_service.queue import cli as queue_cli
 from avatar_service.tracking import cli as tracking_cli
+
+DESCRIPTION = (
+    "Offline talking avatar: text in, Piper speech plus a timeline of mouth shapes and eye events out. "
+    "Settings come from environment variables (DATA_DIR, PACKS_DIR, VOICES_DIR, ...; see the README)."
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,12 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     except AvatarServiceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a path the user gave that cannot be read or written: one line, no traceback
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="avatar-service", description=__doc__)
+    parser = argparse.ArgumentParser(prog="avatar-service", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"avatar-service {__version__}")
     parser.set_defaults(handler=lambda _args: parser.print_help() or 1)
     subparsers = parser.add_subparsers(title="commands")
@@ -56,6 +66,7 @@ def _render(args: argparse.Namespace) -> int:
     from avatar_service.schemas import RenderResult, parse_request
 
     request = parse_request(text=args.text, voice_id=args.voice, speed=args.speed)
+    _check_writable_dir(args.out)
     renderer = Renderer(Settings())
     record = renderer.render(request, audio_format=args.format, audio_dir=args.out)
     audio_path = (args.out / record.audio_file).resolve()
@@ -64,6 +75,18 @@ def _render(args: argparse.Namespace) -> int:
     (args.out / f"{record.render_id}.json").write_text(payload + "\n", encoding="utf-8")
     print(payload)
     return 0
+
+
+def _check_writable_dir(directory: Path) -> None:
+    """Refuse an output directory that cannot be made or written before rendering anything into it."""
+    from avatar_service.errors import InvalidInput
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInput("out", f"cannot create directory {directory}: {error.strerror}") from None
+    if not os.access(directory, os.W_OK):
+        raise InvalidInput("out", f"directory {directory} is not writable")
 
 
 def _register_voices(subparsers: argparse._SubParsersAction) -> None:

@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -12,7 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    data_dir: Path = Path("./data")
+    # Per user (~/.local/share/avatar-service on Linux, platformdirs' user data dir), so the CLI run from any
+    # folder shares one voice cache, one audio cache and one packs folder.
+    data_dir: Path = Field(default_factory=lambda: user_data_path("avatar-service", appauthor=False))
     voices_dir: Path | None = None
     default_voice: str | None = None
     # PIPER_MODEL: a path to one .onnx voice, used as the default voice (older setups configure it this way).
@@ -42,6 +45,9 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = 120
 
     web_dir: Path | None = None
+    # Where `pack create|idle` and `anchors` write packs and where /v1/avatars and /avatars/ find them first
+    # (the packs shipped with the player are served too).
+    packs_dir: Path | None = None
 
     @property
     def queue_kind(self) -> Literal["embedded", "valkey"]:
@@ -56,6 +62,10 @@ class Settings(BaseSettings):
     @property
     def resolved_voice_cache_dir(self) -> Path:
         return self.voice_cache_dir if self.voice_cache_dir is not None else self.data_dir / "voice-cache"
+
+    @property
+    def resolved_packs_dir(self) -> Path:
+        return self.packs_dir if self.packs_dir is not None else self.data_dir / "avatars"
 
     @property
     def audio_dir(self) -> Path:

@@ -1,13 +1,14 @@
 """Eye events for a render: blinks and gaze shifts, grounded in measured human statistics.
 
-Constants and where they come from (shared/notes/field-facts.md, "Human eye behaviour"):
+Constants and where they come from (full references in docs/sources.md, "Human eye behaviour"):
 - Speakers blink ~26/min (Bentivoglio et al. 1997); blinks cluster at pauses and phrase ends (Brych 2021).
-- A blink: ~100 ms closing, 0–300 ms closed, ~100 ms opening; about half are partial.
+- A blink: ~100 ms closing, 0–300 ms closed, a slower opening (VanderWerf et al. 2003); many are partial
+  (half here, a design choice).
 - Saccades last 20–200 ms and grow with amplitude (the main sequence: ~2.2 ms per degree + 21 ms,
   Carpenter 1988); speakers look away often and back at the listener at a turn's end.
 
-A pure function of the render id (the seed, so cached and fresh responses agree) and the mouth cues
-(where the pauses are).
+A pure function of the render id (the seed) and the mouth cues (where the pauses are): the same request
+with the same cues always gets the same events.
 """
 
 import random

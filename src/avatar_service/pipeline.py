@@ -1,5 +1,6 @@
 """The render pipeline in one place: text → Piper speech → mouth cues → eye events → audio file → record."""
 
+import json
 import time
 from pathlib import Path
 
@@ -7,8 +8,11 @@ from avatar_service.audio import write_audio
 from avatar_service.config import Settings
 from avatar_service.eyes import eye_events
 from avatar_service.lipsync import mouth_cues
-from avatar_service.schemas import RenderRecord, RenderRequest, render_id_for
-from avatar_service.tts import PiperEngine, VoiceCatalog
+from avatar_service.schemas import MAX_SPEED, MIN_SPEED, RenderRecord, RenderRequest, render_id_for
+from avatar_service.text.language import Language
+from avatar_service.text.prepare import Spoken, check, prepare
+from avatar_service.tts import PiperEngine, VoiceCatalog, VoiceFiles
+from avatar_service.tts.sequence import join
 
 
 class Renderer:
@@ -28,8 +32,10 @@ class Renderer:
         return self.catalog.default_id()
 
     def resolve(self, request: RenderRequest) -> tuple[str, str]:
-        """The voice id the request will use and its render id (content hash); raises UnknownVoice."""
+        """The voice id the request will use and its render id (content hash); raises UnknownVoice, or
+        InvalidInput for text the pipeline would refuse (malformed SSML, nothing speakable)."""
         voice = self.catalog.get(request.voice_id)
+        check(request.text, voice_language(voice))
         return voice.voice_id, render_id_for(request.text, voice.voice_id, request.speed)
 
     def warm_up(self) -> None:
@@ -43,7 +49,16 @@ class Renderer:
         voice = self.catalog.get(request.voice_id)
         render_id = render_id_for(request.text, voice.voice_id, request.speed)
 
-        speech = self.engine.synthesize(voice, request.text, request.speed)
+        pieces = prepare(request.text, voice_language(voice))
+        speech = join(
+            [
+                self.engine.synthesize(voice, piece.text, _clamped(request.speed * piece.rate))
+                if isinstance(piece, Spoken)
+                else piece.ms
+                for piece in pieces
+            ],
+            self.engine.load(voice).config.sample_rate,
+        )
         cues = mouth_cues(speech)
         events = eye_events(render_id, cues, speech.duration_ms)
         audio_path = write_audio(
@@ -64,3 +79,17 @@ class Renderer:
             processing_time_ms=round((time.perf_counter() - started) * 1000),
             created_at=time.time(),
         )
+
+
+def voice_language(voice: VoiceFiles) -> Language:
+    """The language the voice reads (its espeak-ng voice, in the model's .onnx.json), without loading it."""
+    try:
+        config = json.loads(voice.config_path.read_text("utf-8"))
+        return Language.from_espeak_voice(config["espeak"]["voice"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Language("en")  # no espeak voice named: the service's own default language
+
+
+def _clamped(speed: float) -> float:
+    """An SSML rate applies on top of the request's speed, within the speeds the voice is made for."""
+    return min(MAX_SPEED, max(MIN_SPEED, speed))

@@ -46,15 +46,26 @@ def test_unknown_voice_is_422_listing_installed_voices(live):
     assert "en_US-joe-medium" in body["detail"]
 
 
-def test_text_with_nothing_speakable_is_422_and_a_failed_job(live):
-    # Only the phonemizer can tell; the job fails and the sync answer blames the field, not the server.
-    sync = live.render("?!...")
-    accepted = live.client.post("/v1/avatar/render_async", json={"text": "?!..."}).json()
-    polled = live.poll_until_done(accepted["poll_url"])
+@pytest.mark.parametrize("text", ["?!...", "...", "😀", "<speak><break time=\"1s\"/></speak>"])
+def test_text_with_nothing_speakable_is_422_before_any_job(live, text):
+    # Normalization judges it before queueing, so the async endpoint refuses it too instead of failing a job.
+    assert_error(live.render(text), 422, "text", "nothing speakable")
+    assert_error(live.client.post("/v1/avatar/render_async", json={"text": text}), 422, "text", "nothing speakable")
 
-    body = assert_error(sync, 422, "text", "nothing speakable")
-    assert body["status"] == "failed"
-    assert polled["status"] == "failed" and polled["error"].startswith("text: nothing speakable")
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("<speak>Hello <break time='500ms'></speak>", "malformed SSML: mismatched tag"),
+        ("<speak>Hello <b>world</b></speak>", "unsupported SSML tag <b>"),
+        ("<speak>Hi <break time='9s'/> there</speak>", "at most 5000 ms"),
+        ("<speak><prosody rate='warp'>Hi</prosody></speak>", "prosody rate='warp'"),
+        ("<speak><say-as interpret-as='date'>yesterday</say-as></speak>", "is not such a date"),
+    ],
+)
+def test_malformed_ssml_is_422_naming_the_problem(live, text, fragment):
+    assert_error(live.render(text), 422, "text", fragment)
+    assert_error(live.client.post("/v1/avatar/render_async", json={"text": text}), 422, "text", fragment)
 
 
 def test_malformed_json_is_422(live):

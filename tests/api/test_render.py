@@ -59,7 +59,7 @@ def test_second_identical_request_is_cached_with_identical_timeline(live):
     second = live.render("Cache me, please.").json()
 
     assert first["cached"] is False and second["cached"] is True
-    # Piper's durations differ on every synthesis (field-facts), so equal cues prove it was not re-rendered.
+    # Piper's durations differ on every synthesis (docs/sources.md), so equal cues prove it was not re-rendered.
     assert second["mouth_cues"] == first["mouth_cues"]
     assert second["eye_events"] == first["eye_events"]
     assert (second["render_id"], second["duration_ms"], second["audio_url"]) == (

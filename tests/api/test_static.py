@@ -89,3 +89,45 @@ def test_cors_origins_are_allowed_when_configured(start_server, make_settings):
 
     assert allowed.headers["access-control-allow-origin"] == "https://app.example.test"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_packs_dir_is_served_with_the_shipped_packs_and_new_packs_appear_live(start_server, make_settings, tmp_path):
+    packs_dir = tmp_path / "user-packs"
+    server = start_server(make_settings(packs_dir=packs_dir))
+    shipped = {pack["id"] for pack in server.client.get("/v1/avatars").json()}
+    assert "grace_hopper_v1" in shipped
+
+    # Made while the service runs (as `pack create` would): listed and served without a restart.
+    (packs_dir / "mine_v1").mkdir(parents=True)
+    (packs_dir / "mine_v1" / "manifest.json").write_text(json.dumps({"id": "mine_v1", "name": "Mine"}))
+    (packs_dir / "mine_v1" / "base_face.png").write_bytes(b"\x89PNG fake")
+    packs = server.client.get("/v1/avatars").json()
+
+    assert {"id": "mine_v1", "name": "Mine", "manifest_url": "/avatars/mine_v1/manifest.json"} in packs
+    assert {pack["id"] for pack in packs} == shipped | {"mine_v1"}
+    assert server.client.get("/avatars/mine_v1/manifest.json").json()["name"] == "Mine"
+    assert server.client.get("/avatars/mine_v1/base_face.png").content == b"\x89PNG fake"
+    assert server.client.get("/avatars/grace_hopper_v1/manifest.json").json()["id"] == "grace_hopper_v1"
+    assert server.client.get("/avatars/mine_v1/nothing.png").status_code == 404
+
+
+def test_a_pack_in_packs_dir_hides_the_shipped_one_of_that_name(start_server, make_settings, tmp_path):
+    packs_dir = tmp_path / "user-packs"
+    (packs_dir / "grace_hopper_v1").mkdir(parents=True)
+    (packs_dir / "grace_hopper_v1" / "manifest.json").write_text(json.dumps({"id": "grace_hopper_v1", "name": "Own"}))
+    (packs_dir / ".half_built.x.partial").mkdir()
+    (packs_dir / ".half_built.x.partial" / "manifest.json").write_text("{}")
+    server = start_server(make_settings(packs_dir=packs_dir))
+
+    packs = server.client.get("/v1/avatars").json()
+
+    assert [pack["name"] for pack in packs if pack["id"] == "grace_hopper_v1"] == ["Own"]
+    assert not any(pack["manifest_url"].startswith("/avatars/.") for pack in packs)
+    assert server.client.get("/avatars/grace_hopper_v1/manifest.json").json()["name"] == "Own"
+    assert server.client.get("/avatars/grace_hopper_v1/idle_loop.webm").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/avatars/../config.py", "/avatars/..%2F..%2Fetc/passwd", "/avatars/x/..%2Fmanifest.json"])
+def test_pack_paths_cannot_leave_the_packs(live, path):
+    response = live.client.get(path)
+    assert response.status_code in (404, 422) and "root:" not in response.text

@@ -18,7 +18,8 @@ TEXT = (
     "renders the same audio under the same content hash, and stores the one result "
     "that every client then sees. Nothing is lost and nothing is delivered twice."
 )
-# arq's lease is the job timeout + 10 s (field-facts): JOB_TIMEOUT_SECONDS=6 gives 6 + 2 (grace) + 10 s.
+# arq's lease is the job timeout + 10 s (arq/worker.py, docs/sources.md):
+# JOB_TIMEOUT_SECONDS=6 gives 6 + 2 (grace) + 10 s.
 JOB_TIMEOUT_SECONDS = "6"
 
 

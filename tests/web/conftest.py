@@ -1,6 +1,6 @@
 """A real `avatar-service serve` (serving the page, the packs and the API) and Debian's Chromium via Playwright.
 
-Never `playwright install`: the tests drive the system's /usr/bin/chromium (field-facts "Browser tests").
+Never `playwright install`: the tests drive the system's /usr/bin/chromium (docs/sources.md "Browser tests").
 """
 
 import importlib.util

@@ -26,6 +26,13 @@ def test_page_loads_without_console_errors(demo):
     assert demo.errors == []
 
 
+def test_an_unknown_avatar_is_said_not_silently_replaced(demo):
+    demo.open(avatar="no_such_pack")
+    message = demo.page.inner_text("#error")
+    assert 'No avatar pack "no_such_pack"' in message and PHOTOREAL in message, message
+    assert demo.evaluate("document.getElementById('avatar-select').value") == PHOTOREAL
+
+
 def test_speak_plays_audio_moves_the_mouth_and_settles_back_to_rest(demo):
     demo.open(avatar=PLACEHOLDER, motion="0")
     demo.evaluate("window.avatarDemo.player.idleBlinks = false")

@@ -42,9 +42,9 @@ import { SETTLE_MS, controlWeightsAt } from "./trajectory.js";
 // Browsers advance audio.currentTime in coarse steps (Chromium ~every 10–30 ms, Firefox coarser); between
 // steps the clock is extrapolated by wall time, but never by more than this, so a stalled stream stalls the face.
 const MAX_CLOCK_EXTRAPOLATION_MS = 120;
-// Half of spontaneous blinks are partial (field-facts "Human eye behaviour"); idle blinks last 150–300 ms.
+// Many spontaneous blinks are partial (docs/sources.md "Human eye behaviour"); idle blinks last 150–300 ms.
 const IDLE_BLINK_MS = [150, 300];
-// A gaze shift of a few degrees takes ~50–150 ms (field-facts "Human eye behaviour": 20–200 ms saccades).
+// A gaze shift of a few degrees takes ~50–150 ms (docs/sources.md "Human eye behaviour": 20–200 ms saccades).
 const GAZE_RETURN_MS = 150;
 
 /** An error from the avatar service's HTTP API, carrying its status and message. */

@@ -3,11 +3,11 @@
 
 // Mouth cues are step keys (a cue holds until the next one). Drawing them as steps snaps the mouth, so each
 // cue's shape fades in over ATTACK_MS and out over RELEASE_MS after the next cue starts. The mouth "pops"
-// open fast and closes slower, as Rhubarb Lip Sync's tweens do (40–80 ms; see shared/notes/field-facts.md).
+// open fast and closes slower, as Rhubarb Lip Sync's tweens do (docs/sources.md "Mouth animation").
 export const ATTACK_MS = 55;
 export const RELEASE_MS = 95;
 
-// Blink shape (field-facts "Human eye behaviour"): ~100 ms closing, a hold, a slightly slower opening.
+// Blink shape (docs/sources.md "Human eye behaviour"): ~100 ms closing, a hold, a slightly slower opening.
 const BLINK_CLOSE_MS = 100;
 const BLINK_OPEN_MS = 130;
 

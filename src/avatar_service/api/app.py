@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from avatar_service import __version__
 from avatar_service.api import routes, static
@@ -47,7 +48,12 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
         finally:
             await queue.close()
 
-    app = FastAPI(title="avatar-service", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc from assets shipped in fastapi-offline, not a CDN: the service works with no internet.
+    # No validatorUrl: Swagger UI would otherwise fetch a badge from validator.swagger.io.
+    app = FastAPIOffline(
+        title="avatar-service", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},
+    )
     app.state.services = app_services
     install_error_handlers(app)
     app.include_router(routes.router)

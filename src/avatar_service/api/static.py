@@ -1,4 +1,8 @@
-"""Files the API serves: the web demo at /, avatar packs (listed at /v1/avatars) and the audio at /audio."""
+"""Files the API serves: the web demo at /, avatar packs (listed at /v1/avatars) and the audio at /audio.
+
+Packs come from PACKS_DIR first (where `pack create` writes them), then from the player's own `avatars/` (the
+shipped packs). Both are read on each request, so a pack made while the service runs shows up at once.
+"""
 
 import json
 import logging
@@ -13,10 +17,13 @@ from avatar_service.api.errors import PATH_LIMITS, error_response
 from avatar_service.api.models import AvatarPack, ErrorBody
 from avatar_service.api.services import services
 from avatar_service.errors import AvatarServiceError
+from avatar_service.packs.manifest import PACK_ID_PATTERN
 
 _LOGGER = logging.getLogger(__name__)
 
 AUDIO_NAME_PATTERN = r"^[0-9a-f]{32}\.(ogg|wav)$"
+# File names inside a pack: no "/" or "..", so a path can never leave the pack's folder.
+PACK_FILE_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 AUDIO_MEDIA_TYPES = {".ogg": "audio/ogg", ".wav": "audio/wav"}
 # Audio files are named by the render's content hash: a name never gets other content, so caches keep it.
 AUDIO_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -80,27 +87,54 @@ async def audio(
 router.add_api_route("/audio/{file_name}", audio, methods=["HEAD"], include_in_schema=False)
 
 
-@router.get("/v1/avatars", response_model=list[AvatarPack], summary="Avatar packs under the web directory")
+def pack_roots(request: Request) -> list[Path]:
+    """Where packs are looked up, in order: PACKS_DIR, then the player's shipped packs."""
+    app = services(request)
+    roots = [app.settings.resolved_packs_dir]
+    if app.web_dir is not None:
+        roots.append(app.web_dir / "avatars")
+    return roots
+
+
+@router.get("/v1/avatars", response_model=list[AvatarPack], summary="Avatar packs in PACKS_DIR and shipped ones")
 async def avatars(request: Request) -> list[AvatarPack]:
-    web_dir = services(request).web_dir
-    if web_dir is None:
-        return []
     root_path = request.scope.get("root_path", "")
     return [
         AvatarPack(id=pack_id, name=name, manifest_url=f"{root_path}/avatars/{directory}/manifest.json")
-        for directory, pack_id, name in list_packs(web_dir / "avatars")
+        for directory, pack_id, name in list_packs(pack_roots(request))
     ]
 
 
-def list_packs(avatars_dir: Path) -> list[tuple[str, str, str]]:
-    """(directory name, id, display name) of each pack with a readable manifest.json, sorted by directory.
+@router.get("/avatars/{pack_dir}/{file_name}", include_in_schema=False)
+async def pack_file(
+    request: Request,
+    pack_dir: str = PathParam(pattern=PACK_ID_PATTERN),
+    file_name: str = PathParam(pattern=PACK_FILE_PATTERN),
+) -> Response:
+    for root in pack_roots(request):
+        path = root / pack_dir / file_name
+        if (root / pack_dir / "manifest.json").is_file():
+            if path.is_file():
+                return FileResponse(path)
+            break  # a pack in PACKS_DIR hides a shipped pack of the same folder name entirely
+    return error_response(404, f"no file {file_name} in avatar pack {pack_dir}", "file_name")
+
+
+def list_packs(roots: list[Path]) -> list[tuple[str, str, str]]:
+    """(directory name, id, display name) of each pack with a readable manifest.json, sorted by directory;
+    a folder name in an earlier root hides the same name in a later one.
 
     URLs use the directory name (that is where the files are); a manifest that cannot be read is skipped with a
     warning rather than hiding every other pack.
     """
     packs = []
-    for manifest_path in sorted(avatars_dir.glob("*/manifest.json")):
+    found: set[str] = set()
+    manifests = [path for root in roots for path in sorted(root.glob("*/manifest.json"))]
+    for manifest_path in manifests:
         directory = manifest_path.parent.name
+        if directory in found or directory.startswith("."):  # hidden: a pack being built or replaced
+            continue
+        found.add(directory)
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             pack_id = str(manifest.get("id") or directory)
@@ -109,4 +143,4 @@ def list_packs(avatars_dir: Path) -> list[tuple[str, str, str]]:
             _LOGGER.warning("skipping avatar pack %s: unreadable manifest (%s)", directory, error)
             continue
         packs.append((directory, pack_id, name))
-    return packs
+    return sorted(packs)

@@ -4,7 +4,7 @@ The lash line moves down toward the lower-lid curve and the lid skin above it st
 eyeball below the lid is left untouched, and so is everything above the lid skin (glasses, brows).
 Where the skin is stretched it is smoothed along the lid and evened toward its colour, so the closed lid
 shows no column streaks. Squashing the whole eye looked wrong in a prototype; this held
-up even behind glasses (shared/notes/field-facts.md, "A pack from one photo").
+up even behind glasses (docs/packs.md, "Why these choices").
 """
 
 from dataclasses import dataclass

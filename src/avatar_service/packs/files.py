@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -10,11 +11,24 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from avatar_service.errors import InvalidInput
 from avatar_service.packs.errors import InvalidPack, PackExists
-from avatar_service.packs.manifest import PackManifest
+from avatar_service.packs.manifest import MAX_PACK_ID_CHARS, PACK_ID_PATTERN, PackManifest
 from avatar_service.schemas import VISEMES
 
 MANIFEST_NAME = "manifest.json"
+
+
+def pack_dir_for(packs_dir: Path, pack_id: str) -> Path:
+    """The folder of pack ``pack_id`` inside ``packs_dir``; an id that is not a plain folder name ("", "..",
+    "a/b", "Bad Id!") is refused here, before any work, so nothing outside that folder is ever touched."""
+    if len(pack_id) > MAX_PACK_ID_CHARS or not re.fullmatch(PACK_ID_PATTERN, pack_id):
+        raise InvalidInput(
+            "id",
+            f"{pack_id!r} is not a pack id: use 1-{MAX_PACK_ID_CHARS} letters, digits, '_' or '-' "
+            "(it names the pack's folder and URL)",
+        )
+    return packs_dir / pack_id
 
 
 def load_manifest(pack_dir: Path) -> PackManifest:
@@ -70,6 +84,7 @@ def add_to_pack(pack_dir: Path, files: dict[str, bytes], manifest: PackManifest)
 def staged_pack_dir(pack_dir: Path, *, replace: bool) -> Iterator[Path]:
     """Yield an empty directory next to `pack_dir` to build a whole pack in; on success it becomes
     `pack_dir` by rename, on failure it is removed and `pack_dir` is untouched."""
+    pack_dir_for(pack_dir.parent, pack_dir.name)  # never "" or "..": only this one folder is replaced
     if pack_dir.exists() and not replace:
         raise PackExists(str(pack_dir))
     pack_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -77,13 +92,23 @@ def staged_pack_dir(pack_dir: Path, *, replace: bool) -> Iterator[Path]:
     staging.chmod(0o755)  # mkdtemp makes 0700; the web server must read the pack
     try:
         yield staging
-        if pack_dir.exists():
-            retired = staging.with_suffix(".old")
-            pack_dir.rename(retired)
-            staging.rename(pack_dir)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(pack_dir)
+        _swap_into_place(staging, pack_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _swap_into_place(staging: Path, pack_dir: Path) -> None:
+    """Rename the finished pack over the old one: the old pack stays whole until the new one is complete,
+    is gone for only the instant between two renames, and comes back if the second rename fails."""
+    if not pack_dir.exists():
+        staging.rename(pack_dir)
+        return
+    retired = staging.with_suffix(".old")
+    pack_dir.rename(retired)
+    try:
+        staging.rename(pack_dir)
+    except BaseException:
+        retired.rename(pack_dir)
+        raise
+    shutil.rmtree(retired)

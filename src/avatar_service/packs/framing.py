@@ -16,7 +16,7 @@ CANVAS = (512, 640)
 FACE_WIDTH_FRACTION = 0.5
 EYE_LINE_FRACTION = 0.41
 # The short-range face detector misses faces under ~10-15 % of the frame width, and landmarks on a face
-# that small are too coarse for mouth warps (shared/notes/field-facts.md, "Faces and video").
+# that small are too coarse for mouth warps (docs/sources.md, "Faces"; tests/packs/test_create.py).
 MIN_FACE_FRACTION = 0.15
 MAX_UPSCALE = 4.0
 

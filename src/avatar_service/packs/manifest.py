@@ -23,6 +23,11 @@ RIG_SCHEMA_PATH = Path(__file__).with_name("rig.schema.json")
 DEFAULT_MOUTH_FRAME = (160, 120)
 DEFAULT_EYES_FRAME = (232, 80)
 
+# A pack id is also its folder name and URL segment: letters, digits, "_" and "-" only (no dots, slashes or
+# spaces), at most 100 characters. `pack create` checks it before any work (docs/packs.md).
+PACK_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+MAX_PACK_ID_CHARS = 100
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -81,7 +86,7 @@ class PackManifest(_Strict):
     WebGL2."""
 
     format_version: Literal[1, 2] = 1  # a manifest without the field predates format 2
-    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    id: str = Field(min_length=1, max_length=MAX_PACK_ID_CHARS, pattern=PACK_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     canvas: Size
     base_face: str

@@ -1,6 +1,6 @@
 """Seven mouth frames from the person's own mouth: landmark-driven piecewise-affine warps plus a painted
 mouth interior (dark cavity, teeth tinted from the skin, tongue), following what a prototype showed to
-look natural (shared/notes/field-facts.md, "A pack from one photo").
+look natural (docs/packs.md, "Why these choices").
 
 Geometry works in a mouth frame of reference: origin between the lip corners, x along the corner line,
 y perpendicular and down, one unit = the mouth width. So every shape constant below is a fraction of the
@@ -297,7 +297,7 @@ def sample_colours(portrait: np.ndarray, points: np.ndarray) -> MouthColours:
         cavity_lit=imaging.hsv_shift(lip, saturated, CAVITY_LIT_VALUE),
         lip_inside=imaging.hsv_shift(lip, saturated, lip_v * 0.55),
         # Teeth keep a trace of the skin's hue: neutral grey or pure white looked pasted on
-        # (shared/notes/field-facts.md); no brighter than the lit skin, or they glow.
+        # (docs/packs.md, "Why these choices"); no brighter than the lit skin, or they glow.
         teeth=imaging.hsv_shift(
             skin, TEETH_SATURATION, float(np.clip(skin_v * 0.97, 0.5, 0.85)), hue_shift=TEETH_HUE_SHIFT
         ),

@@ -1,7 +1,7 @@
 """How the API and the workers talk to Valkey: one client factory, JSON on the wire, typed outage errors.
 
 arq pickles jobs and results by default, so anyone able to write to Valkey could run code on every worker
-(field-facts: "Queue behaviour measured here"). Everything here goes through JSON instead.
+(arq documentation, "Job serialization"; docs/sources.md "Job queue"). Everything here goes through JSON instead.
 """
 
 import json

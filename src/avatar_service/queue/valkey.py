@@ -3,7 +3,8 @@
 One render id is one arq job id, so identical requests to any number of API instances share one job (arq's
 ``_job_id`` refuses a second enqueue while the job is queued or running). Finished renders are stored by the
 worker as ``avatar:record:<render_id>`` with the cache TTL; a failure is only arq's short-lived result, and a
-resubmit clears it, so one bad moment never blocks a content hash for long (field-facts: "Queue behaviour").
+resubmit clears it, so one bad moment never blocks a content hash for long (arq documentation, "Job uniqueness";
+docs/sources.md "Job queue").
 """
 
 import logging

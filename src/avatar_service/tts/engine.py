@@ -2,8 +2,9 @@
 
 Piper's VITS models compute a per-phoneme-id sample count (the ``w_ceil`` tensor) that sums exactly to the
 audio length. We expose it by patching the ONNX graph once and caching the patched copy, which then loads in
-~0.35 s without ``onnx`` (field-facts: Piper). Durations change on every call (noise_w), so mouth timing must
-come from the same call as the audio — which is why this returns both together.
+~0.35 s without ``onnx`` (piper1-gpl docs/ALIGNMENTS.md; docs/sources.md "Piper voices"). Durations change on
+every call (noise_w), so mouth timing must come from the same call as the audio — which is why this returns
+both together.
 """
 
 import hashlib
@@ -31,7 +32,7 @@ PAD = "_"
 FIXED_DURATION_SHARE = 0.27
 
 
-# About 3 s of speech per model call keeps a rendering process under ~320 MB (see split_long_sentence).
+# About 3 s of speech per model call bounds a rendering process's peak memory (README, "Performance").
 MAX_PHONEMES_PER_CALL = 60
 CLAUSE_BREAKS = frozenset(",;:—–")
 
