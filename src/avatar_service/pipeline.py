@@ -1,14 +1,24 @@
 """The render pipeline in one place: text → Piper speech → mouth cues → eye events → audio file → record."""
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_service.audio import write_audio
 from avatar_service.config import Settings
 from avatar_service.eyes import eye_events
 from avatar_service.lipsync import mouth_cues
-from avatar_service.schemas import RenderRecord, RenderRequest, render_id_for
-from avatar_service.tts import PiperEngine, VoiceCatalog
+from avatar_service.schemas import EyeEvent, MouthCue, RenderRecord, RenderRequest, render_id_for
+from avatar_service.tts import PiperEngine, Speech, VoiceCatalog, VoiceFiles
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """One synthesis call and the face timelines made from it (times from the start of its audio)."""
+
+    speech: Speech
+    mouth_cues: list[MouthCue]
+    eye_events: list[EyeEvent]
 
 
 class Renderer:
@@ -36,6 +46,13 @@ class Renderer:
         """Load the default voice now rather than on the first request."""
         self.engine.load(self.catalog.get(None))
 
+    def speak(self, voice: VoiceFiles, text: str, speed: float, eye_seed: str) -> Spoken:
+        """Synthesize ``text`` and time the face to it; ``eye_seed`` (a hex digest) seeds the eye events.
+        Blocking CPU work (renders and stream segments both come here)."""
+        speech = self.engine.synthesize(voice, text, speed)
+        cues = mouth_cues(speech)
+        return Spoken(speech, cues, eye_events(eye_seed, cues, speech.duration_ms))
+
     def render(
         self, request: RenderRequest, audio_format: str = "ogg", audio_dir: Path | None = None
     ) -> RenderRecord:
@@ -43,9 +60,8 @@ class Renderer:
         voice = self.catalog.get(request.voice_id)
         render_id = render_id_for(request.text, voice.voice_id, request.speed)
 
-        speech = self.engine.synthesize(voice, request.text, request.speed)
-        cues = mouth_cues(speech)
-        events = eye_events(render_id, cues, speech.duration_ms)
+        spoken = self.speak(voice, request.text, request.speed, render_id)
+        speech = spoken.speech
         audio_path = write_audio(
             speech.samples,
             speech.sample_rate,
@@ -59,8 +75,8 @@ class Renderer:
             speed=request.speed,
             duration_ms=speech.duration_ms,
             audio_file=audio_path.name,
-            mouth_cues=cues,
-            eye_events=events,
+            mouth_cues=spoken.mouth_cues,
+            eye_events=spoken.eye_events,
             processing_time_ms=round((time.perf_counter() - started) * 1000),
             created_at=time.time(),
         )
