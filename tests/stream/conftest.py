@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 
 import pytest
 from websockets.sync.client import ClientConnection, connect
@@ -66,15 +66,11 @@ class StreamClient:
 
 @pytest.fixture
 def open_stream(api_url: str) -> Iterator:
-    opened: list[ClientConnection] = []
+    with ExitStack() as opened:
 
-    def open_(base_url: str = api_url) -> StreamClient:
-        connection = connect(ws_url(base_url), open_timeout=30, max_size=None)
-        opened.append(connection)
-        return StreamClient(connection)
+        def open_(base_url: str = api_url) -> StreamClient:
+            return StreamClient(opened.enter_context(connect(ws_url(base_url), open_timeout=30, max_size=None)))
 
-    yield open_
-    for connection in opened:
-        connection.close()
+        yield open_
 
 
