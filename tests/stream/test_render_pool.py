@@ -3,6 +3,7 @@
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -10,7 +11,9 @@ from avatar_service.render_pool import RenderPool
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """A fresh event loop in its own thread (the browser tests' Playwright keeps one running in this one)."""
+    with ThreadPoolExecutor(1) as runner:
+        return runner.submit(asyncio.run, coroutine).result()
 
 
 def test_a_late_owner_runs_before_an_earlier_owners_backlog():

@@ -231,9 +231,12 @@ class _Stream:
             except InvalidInput:
                 self._unsent -= 1
                 continue  # nothing speakable in it (only punctuation): nothing to send
-            except AvatarServiceError as error:
+            except Exception as error:  # one failed segment must not end the stream; tracebacks stay in the log
                 self._unsent -= 1
-                await self._error(None, f"could not synthesize {text[:40]!r}: {error}")
+                expected = isinstance(error, AvatarServiceError)
+                _LOGGER.error("stream segment %r failed: %s", text[:40], error, exc_info=not expected)
+                reason = str(error) if expected else f"internal error ({type(error).__name__}); see the server log"
+                await self._error(None, f"could not synthesize {text[:40]!r}: {reason}")
                 continue
             async with self._send_lock:
                 await self._ws.send_text(json.dumps(timeline.place(segment)))

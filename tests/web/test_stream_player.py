@@ -1,10 +1,8 @@
-"""The player's stream in real Chromium: gapless scheduling on one AudioContext, face on that clock, interrupt."""
-
-from collections.abc import Iterator
+"""The player's stream (web/player/stream.js) in real Chromium: gapless audio, the face on its clock, interrupt."""
 
 import pytest
 
-from tests.web.conftest import PLACEHOLDER, Demo, browser  # noqa: F401  (browser: the Chromium fixture)
+from tests.web.conftest import PLACEHOLDER, Demo
 
 pytestmark = pytest.mark.browser
 
@@ -51,12 +49,9 @@ async ([text, interval]) => {
 
 
 @pytest.fixture
-def page(browser, api_url) -> Iterator[Demo]:  # noqa: F811
-    context = browser.new_context(viewport={"width": 1100, "height": 820})
-    demo = Demo(context, api_url)
+def page(demo: Demo) -> Demo:
     demo.open(avatar=PLACEHOLDER, motion="0")
-    yield demo
-    context.close()
+    return demo
 
 
 def test_segments_play_back_to_back_and_the_mouth_follows_their_clock(page):
