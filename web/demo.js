@@ -1,13 +1,16 @@
 // The demo page: wires the form to an AvatarPlayer. Query parameters: `api` (service base URL, default this
 // origin), `avatar` (pack id to show first), `motion=0` (no head motion).
 //
-// Test hook: `window.avatarDemo = {player, calibration, ready}`; `ready` resolves once the voice list, the
-// avatar list and the first pack have loaded (the browser tests wait on it).
+// Test hook: `window.avatarDemo = {player, calibration, ready, stream}`; `ready` resolves once the voice list,
+// the avatar list and the first pack have loaded (the browser tests wait on it); `stream` is the last
+// AvatarStream of the stream mode.
 
 import { AvatarPlayer } from "./player/avatar-player.js";
 import { Calibration } from "./player/calibration.js";
 
 const DEFAULT_AVATAR = "grace_hopper_v1";
+// Stream mode writes one word at a time at about the pace a language model produces them.
+const STREAM_WORDS_PER_SECOND = 15;
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -20,6 +23,7 @@ const ui = {
   speedValue: $("speed-value"),
   avatar: $("avatar-select"),
   speak: $("speak"),
+  streamMode: $("stream-mode"),
   status: $("status"),
   error: $("error"),
   calibrate: $("calibrate"),
@@ -97,9 +101,37 @@ async function showAvatar() {
   setStatus("Ready");
 }
 
+/** Stream mode: the text goes to the service word by word while the avatar already speaks. */
+async function speakStreaming() {
+  const stream = player.stream({ voiceId: ui.voice.value, speed: Number(ui.speed.value) });
+  window.avatarDemo.stream = stream;
+  stream.addEventListener("error", (event) => showError(event.detail.detail));
+  stream.addEventListener("segment", () => setStatus("Speaking (streaming)"));
+  setStatus("Streaming…", true);
+  const words = ui.text.value.split(/(?<=\s)/); // keep each word's trailing space
+  for (const word of words) {
+    if (stream.socket.readyState > WebSocket.OPEN) break;
+    stream.write(word);
+    await new Promise((resolve) => setTimeout(resolve, 1000 / STREAM_WORDS_PER_SECOND));
+  }
+  stream.end();
+  await stream.finished;
+}
+
 async function speak() {
   showError("");
   ui.speak.disabled = true;
+  if (ui.streamMode.checked) {
+    try {
+      await speakStreaming();
+    } catch (error) {
+      showError(error.message);
+    } finally {
+      setStatus("Ready");
+      ui.speak.disabled = false;
+    }
+    return;
+  }
   setStatus("Rendering…", true);
   try {
     const result = await player.render(ui.text.value, { voiceId: ui.voice.value, speed: Number(ui.speed.value) });

@@ -32,14 +32,18 @@ def write_audio(samples: np.ndarray, sample_rate: int, stem: Path, audio_format:
     return _write_atomically(stem.with_suffix(".wav"), encode_wav(samples, sample_rate))
 
 
+def pcm16_bytes(samples: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] as 16-bit little-endian PCM (WAV's data chunk, and stream audio frames)."""
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
 def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(sample_rate)
-        wav.writeframes(pcm.tobytes())
+        wav.writeframes(pcm16_bytes(samples))
     return buffer.getvalue()
 
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # (the packs shipped with the player are served too).
     packs_dir: Path | None = None
 
+    # WebSocket streams (docs/streaming.md): open at once before new ones are closed with 1013, and how long
+    # a stream may sit with nothing to say before the server closes it.
+    max_streams: int = Field(default=20, ge=1)
+    stream_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @property
     def queue_kind(self) -> Literal["embedded", "valkey"]:
         if self.queue == "auto":

@@ -2,17 +2,35 @@
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_service.audio import write_audio
 from avatar_service.config import Settings
 from avatar_service.eyes import eye_events
 from avatar_service.lipsync import mouth_cues
-from avatar_service.schemas import MAX_SPEED, MIN_SPEED, RenderRecord, RenderRequest, render_id_for
+from avatar_service.schemas import (
+    MAX_SPEED,
+    MIN_SPEED,
+    EyeEvent,
+    MouthCue,
+    RenderRecord,
+    RenderRequest,
+    render_id_for,
+)
 from avatar_service.text.language import Language
 from avatar_service.text.prepare import Spoken, check, prepare
-from avatar_service.tts import PiperEngine, VoiceCatalog, VoiceFiles
+from avatar_service.tts import PiperEngine, Speech, VoiceCatalog, VoiceFiles
 from avatar_service.tts.sequence import join
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A text's speech and the face timelines made from it (times from the start of its audio)."""
+
+    speech: Speech
+    mouth_cues: list[MouthCue]
+    eye_events: list[EyeEvent]
 
 
 class Renderer:
@@ -42,17 +60,13 @@ class Renderer:
         """Load the default voice now rather than on the first request."""
         self.engine.load(self.catalog.get(None))
 
-    def render(
-        self, request: RenderRequest, audio_format: str = "ogg", audio_dir: Path | None = None
-    ) -> RenderRecord:
-        started = time.perf_counter()
-        voice = self.catalog.get(request.voice_id)
-        render_id = render_id_for(request.text, voice.voice_id, request.speed)
-
-        pieces = prepare(request.text, voice_language(voice))
+    def speak(self, voice: VoiceFiles, text: str, speed: float, eye_seed: str) -> Utterance:
+        """Normalize ``text`` (or read its SSML), synthesize it and time the face to it; ``eye_seed`` (a hex
+        digest) seeds the eye events. Blocking CPU work (renders and stream segments both come here)."""
+        pieces = prepare(text, voice_language(voice))
         speech = join(
             [
-                self.engine.synthesize(voice, piece.text, _clamped(request.speed * piece.rate))
+                self.engine.synthesize(voice, piece.text, _clamped(speed * piece.rate))
                 if isinstance(piece, Spoken)
                 else piece.ms
                 for piece in pieces
@@ -60,7 +74,17 @@ class Renderer:
             self.engine.load(voice).config.sample_rate,
         )
         cues = mouth_cues(speech)
-        events = eye_events(render_id, cues, speech.duration_ms)
+        return Utterance(speech, cues, eye_events(eye_seed, cues, speech.duration_ms))
+
+    def render(
+        self, request: RenderRequest, audio_format: str = "ogg", audio_dir: Path | None = None
+    ) -> RenderRecord:
+        started = time.perf_counter()
+        voice = self.catalog.get(request.voice_id)
+        render_id = render_id_for(request.text, voice.voice_id, request.speed)
+
+        utterance = self.speak(voice, request.text, request.speed, render_id)
+        speech = utterance.speech
         audio_path = write_audio(
             speech.samples,
             speech.sample_rate,
@@ -74,8 +98,8 @@ class Renderer:
             speed=request.speed,
             duration_ms=speech.duration_ms,
             audio_file=audio_path.name,
-            mouth_cues=cues,
-            eye_events=events,
+            mouth_cues=utterance.mouth_cues,
+            eye_events=utterance.eye_events,
             processing_time_ms=round((time.perf_counter() - started) * 1000),
             created_at=time.time(),
         )

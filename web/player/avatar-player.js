@@ -25,6 +25,7 @@ import {
   trianglesBox,
 } from "./rig.js";
 import { RigRenderer } from "./rig-renderer.js";
+import { AvatarStream } from "./stream.js";
 import {
   ATTACK_MS,
   RELEASE_MS,
@@ -329,6 +330,15 @@ export class AvatarPlayer extends EventTarget {
     return done;
   }
 
+  /**
+   * Speak text while it is being written (WebSocket stream, see stream.js): returns an AvatarStream with
+   * `write(text)`, `end()`, `interrupt()` and `finished`; the face follows the stream's audio clock.
+   */
+  stream({ voiceId = null, speed = 1.0 } = {}) {
+    if (!this.pack) throw new Error("load a pack first (player.loadPack)");
+    return new AvatarStream(this, { voiceId, speed });
+  }
+
   /** Stop speaking at once (the mouth still relaxes smoothly). */
   stop() {
     if (this.speech && this.speech.endedAt === null) {
@@ -376,7 +386,8 @@ export class AvatarPlayer extends EventTarget {
   speechTimeMs(now) {
     const speech = this.speech;
     if (!speech) return null;
-    if (speech.endedAt === null) return this.audioClockMs(now);
+    // A stream's speech brings its own clock (its AudioContext's); a render's plays on the <audio> element.
+    if (speech.endedAt === null) return speech.clockMs ? speech.clockMs(now) : this.audioClockMs(now);
     const sinceEnd = now - speech.endedAt;
     // The rig's springs need SETTLE_MS to come to rest; the sprite cross-fade is done after its release.
     if (sinceEnd > (this.rig ? SETTLE_MS : ATTACK_MS + RELEASE_MS)) {

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from avatar_service import __version__
-from avatar_service.api import routes, static
+from avatar_service.api import routes, static, stream
 from avatar_service.api.errors import install_error_handlers
 from avatar_service.api.limits import InFlightLimit
 from avatar_service.api.services import Services
@@ -19,6 +19,7 @@ from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.factory import create_queue
+from avatar_service.render_pool import RenderPool
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,8 +32,14 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     """The whole service. ``renderer`` lets several apps (tests, benchmarks) share loaded voices."""
     settings = settings or Settings()
     renderer = renderer or Renderer(settings)
-    queue = create_queue(settings, renderer)
-    app_services = Services(settings, renderer, queue, static.find_web_dir(settings.web_dir))
+    # One pool for renders and streams, so neither starves the other. In Valkey mode workers render the
+    # jobs and this process uses the pool for streams only (README: "Streaming").
+    render_pool = RenderPool(settings.render_workers)
+    queue = create_queue(settings, renderer, render_pool)
+    app_services = Services(
+        settings, renderer, queue, static.find_web_dir(settings.web_dir),
+        render_pool, stream.StreamSlots(settings.max_streams),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +54,7 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
             yield
         finally:
             await queue.close()
+            render_pool.shutdown()
 
     # /docs and /redoc from assets shipped in fastapi-offline, not a CDN: the service works with no internet.
     # No validatorUrl: Swagger UI would otherwise fetch a badge from validator.swagger.io.
@@ -57,6 +65,7 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     app.state.services = app_services
     install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(stream.router)
     app.include_router(static.router)
     if app_services.web_dir is not None:
         # Last, so the API routes win; serves the player's modules and the packs at /avatars/<id>/...

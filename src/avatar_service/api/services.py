@@ -1,13 +1,16 @@
-"""What the routes share: settings, the renderer (voice lookup), the queue and where the web files live."""
+"""What the routes share: settings, the renderer (voice lookup), the queue, where the web files live, and the
+render pool and stream slots the WebSocket streams use."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Request
 
+from avatar_service.api.stream import StreamSlots
 from avatar_service.config import Settings
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.base import RenderQueue
+from avatar_service.render_pool import RenderPool
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,9 @@ class Services:
     renderer: Renderer
     queue: RenderQueue
     web_dir: Path | None
+    # Render threads shared fairly by the embedded queue's renders and the WebSocket streams.
+    render_pool: RenderPool
+    stream_slots: StreamSlots
 
 
 def services(request: Request) -> Services:

@@ -8,7 +8,6 @@ it runs wait on the same job instead of synthesizing again.
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from avatar_service.cache import ResultCache
@@ -16,6 +15,7 @@ from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError, RenderFailed
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.base import JobState, RenderQueue
+from avatar_service.render_pool import RenderPool
 from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,11 +42,13 @@ class _Job:
 class EmbeddedQueue(RenderQueue):
     kind = "embedded"
 
-    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+    def __init__(self, settings: Settings, renderer: Renderer, pool: RenderPool | None = None) -> None:
         self._settings = settings
         self._renderer = renderer
         self.cache = ResultCache(settings.data_dir / "results", settings.audio_dir, settings.cache_ttl_seconds)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.render_workers), thread_name_prefix="render")
+        # The app passes the pool its streams share, so renders and stream segments take turns fairly.
+        self._owns_pool = pool is None
+        self._pool = pool or RenderPool(settings.render_workers)
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task] = set()
         # Render jobs created since start-up (one synthesis each): de-duplication shows here, and tests count it.
@@ -62,7 +64,8 @@ class EmbeddedQueue(RenderQueue):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # Queued renders are dropped; one already inside Piper cannot be interrupted and finishes on its own.
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._owns_pool:
+            self._pool.shutdown()
 
     async def submit(self, request: RenderRequest, render_id: str, voice_id: str) -> JobState:
         job = self._jobs.get(render_id)
@@ -103,9 +106,8 @@ class EmbeddedQueue(RenderQueue):
         return True
 
     async def _run(self, job: _Job, request: RenderRequest) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            job.record = await loop.run_in_executor(self._pool, self._render, job, request)
+            job.record = await self._pool.run(job.render_id, self._render, job, request)
         except Exception as error:  # every failure becomes a readable job error; the service stays up
             job.error = _describe(error)
             job.status = JobStatus.FAILED
