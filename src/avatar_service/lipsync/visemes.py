@@ -34,6 +34,11 @@ shape of the nearest vowel at a reduced weight, because the lips are already mov
 |                                |        |        | before it, else the previous vowel's         |
 
 Any other letter-like symbol is treated as a coarticulated consonant, so no language's phones can fail.
+
+Recordings aligned with pocketsphinx come as ARPAbet (the CMU dictionary's phone set); ``ARPABET_TO_IPA`` turns
+each into the IPA phones above, so recorded and synthesized speech share this one table. Diphthongs become
+their two phones (the first takes 60 % of the time, as in Rhubarb Lip Sync); the affricates CH and JH keep the
+fricative part, the one the lips show.
 """
 
 import unicodedata
@@ -89,6 +94,18 @@ LENGTH_MARKS = frozenset("ːˑ")
 WORD_GAP = " "
 UTTERANCE_START = "^"
 SILENT_TOKENS = frozenset("^$_")
+
+
+ARPABET_TO_IPA: dict[str, tuple[str, ...]] = {
+    "AA": ("ɑ",), "AE": ("æ",), "AH": ("ʌ",), "AO": ("ɔ",), "AW": ("a", "ʊ"), "AY": ("a", "ɪ"),
+    "B": ("b",), "CH": ("ʃ",), "D": ("d",), "DH": ("ð",), "EH": ("ɛ",), "ER": ("ɝ",), "EY": ("e", "ɪ"),
+    "F": ("f",), "G": ("ɡ",), "HH": ("h",), "IH": ("ɪ",), "IY": ("i",), "JH": ("ʒ",), "K": ("k",),
+    "L": ("l",), "M": ("m",), "N": ("n",), "NG": ("ŋ",), "OW": ("o", "ʊ"), "OY": ("ɔ", "ɪ"), "P": ("p",),
+    "R": ("ɹ",), "S": ("s",), "SH": ("ʃ",), "T": ("t",), "TH": ("θ",), "UH": ("ʊ",), "UW": ("u",),
+    "V": ("v",), "W": ("w",), "Y": ("j",), "Z": ("z",), "ZH": ("ʒ",),
+}
+# Share of a diphthong's time given to its first phone.
+DIPHTHONG_SPLIT = 0.6
 
 
 def shape_of(phone: str) -> Shape:

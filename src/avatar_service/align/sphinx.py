@@ -1,0 +1,220 @@
+"""When each phone is spoken, from pocketsphinx 5 and the English model its wheel ships (no download).
+
+With a transcript (forced alignment): pass 1 aligns the words (``set_align_text``), pass 2 the phones inside
+them (``set_alignment``, then ``get_alignment``: word → phone → state, 10 ms frames). ``bestpath`` is off and
+the beams are wide, because the default lattice rescoring can hand a phone fewer frames than its HMM has
+states and then fails with "Final result does not match the grammar" or drops the last words
+(cmusphinx/pocketsphinx#339, #354). Recordings over ``MAX_PIECE_MS`` are first aligned at word level as a whole,
+then cut in the pauses between words and aligned piece by piece (see ``pieces``).
+
+Without a transcript (recognition): each piece between pauses is recognised with the bundled language model,
+and the words it heard are force-aligned like a transcript. The words may be wrong; the sounds they stand for
+are close enough to shape a mouth (docs/lipsync.md has the measured figures).
+"""
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from avatar_service.align import pieces
+from avatar_service.align.recording import ALIGN_RATE
+from avatar_service.errors import InvalidInput
+
+Method = Literal["forced-alignment", "recognition"]
+SILENCE = "SIL"
+FRAME_MS = 10
+# pocketsphinx reports frame i as starting at i × 10 ms, but its 25.6 ms analysis window is centred at
+# i × 10 + 12.8 ms; a change first seen in frame i happened between the centres of frames i−1 and i, at
+# ≈ i × 10 + 7.8 ms (Sphinx front end: 25.625 ms window, 10 ms shift; docs/lipsync.md).
+FRAME_CENTRE_MS = 7.8
+ALIGN_OPTIONS = {"bestpath": False, "beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}
+# Recognition is the slow part without a transcript; narrower search limits kept the words close enough at
+# about half the time (measured: 1.2 s instead of 2.8 s for 17.5 s of speech).
+RECOGNIZE_OPTIONS = {"bestpath": False, "fwdflat": False, "maxhmmpf": 2000, "maxwpf": 5, "beam": 1e-40}
+# A transcript "fits" when its words cover the sounding audio: if more than this share of the frames that
+# are clearly not silent fell into silence or filler, the words are not what was said.
+MAX_UNCOVERED_SOUND = 0.5
+
+
+@dataclass(frozen=True)
+class AlignedPhone:
+    phone: str  # ARPAbet as in the CMU dictionary, or SIL
+    start_ms: float
+    end_ms: float
+
+
+@dataclass(frozen=True)
+class Alignment:
+    phones: list[AlignedPhone]
+    words: list[str]  # the words aligned: the transcript's, or what recognition heard
+    method: Method
+
+
+def transcript_words(text: str) -> list[str]:
+    """Lower-case words the way the CMU dictionary spells them (letters and inner apostrophes)."""
+    return re.findall(r"[a-z]+(?:'[a-z]+)*", text.lower())
+
+
+def align(speech_16k: np.ndarray, transcript: str | None) -> Alignment:
+    """Phones with times in ms for 16 kHz int16 speech; InvalidInput(field="transcript") when it cannot fit."""
+    if transcript is None:
+        return _recognize_then_align(speech_16k)
+    words = transcript_words(transcript)
+    if not words:
+        raise InvalidInput("transcript", "contains no words (letters a-z)")
+    aligner = _DECODERS.aligner
+    missing = sorted({word for word in words if aligner.lookup_word(word) is None})
+    if missing:
+        raise InvalidInput(
+            "transcript",
+            f"words not in the pronunciation dictionary: {', '.join(missing[:10])} "
+            "(spell numbers and abbreviations out as spoken)",
+        )
+    phones: list[AlignedPhone] = []
+    for start, end, piece_words in _transcript_pieces(aligner, speech_16k, words):
+        phones += _align_words(aligner, speech_16k[start:end], piece_words, start * 1000 / ALIGN_RATE)
+    uncovered = _uncovered_sound(speech_16k, phones)
+    if uncovered > MAX_UNCOVERED_SOUND:
+        raise InvalidInput(
+            "transcript",
+            f"does not fit the audio: {uncovered:.0%} of the audible speech is not covered by its words",
+        )
+    return Alignment(phones, words, "forced-alignment")
+
+
+class _Decoders(threading.local):
+    """pocketsphinx decoders are not thread-safe and take ~0.3 s to load: one of each per thread, on demand."""
+
+    def __init__(self) -> None:
+        self._aligner = None
+        self._recognizer = None
+
+    @property
+    def aligner(self):
+        if self._aligner is None:
+            import pocketsphinx
+
+            self._aligner = pocketsphinx.Decoder(loglevel="ERROR", **ALIGN_OPTIONS)
+        return self._aligner
+
+    @property
+    def recognizer(self):
+        if self._recognizer is None:
+            import pocketsphinx
+
+            self._recognizer = pocketsphinx.Decoder(loglevel="ERROR", **RECOGNIZE_OPTIONS)
+        return self._recognizer
+
+
+_DECODERS = _Decoders()
+
+
+def _decode(decoder, speech_16k: np.ndarray) -> None:
+    decoder.start_utt()
+    decoder.process_raw(speech_16k.tobytes(), full_utt=True)
+    decoder.end_utt()
+
+
+def _is_filler(name: str) -> bool:
+    return name.startswith(("<", "[")) or name.upper() == SILENCE
+
+
+def _transcript_pieces(decoder, speech_16k: np.ndarray, words: list[str]) -> list[tuple[int, int, list[str]]]:
+    """(first sample, end sample, words) per piece. Short audio is one piece; longer audio is word-aligned as a
+    whole first, then cut in the middle of pauses between words."""
+    duration_ms = len(speech_16k) * 1000 // ALIGN_RATE
+    if duration_ms <= pieces.MAX_PIECE_MS:
+        return [(0, len(speech_16k), words)]
+    decoder.set_align_text(" ".join(words))
+    try:
+        _decode(decoder, speech_16k)
+    except RuntimeError as error:
+        raise _does_not_fit(error) from None
+    if decoder.hyp() is None:
+        raise _does_not_fit(None)
+    segments = [(s.word, s.start_frame * FRAME_MS, (s.end_frame + 1) * FRAME_MS) for s in decoder.seg()]
+    pause_middles = [
+        (start + end) // 2
+        for word, start, end in segments
+        if _is_filler(word) and end - start >= pieces.MIN_PAUSE_MS
+    ]
+    cuts = pieces.cut_points(pause_middles, duration_ms)
+    word_starts = [start for word, start, _ in segments if not _is_filler(word)]
+    bounds = [0, *cuts, duration_ms]
+    result = []
+    for first_ms, end_ms in zip(bounds, bounds[1:]):
+        piece_words = [w for w, t in zip(words, word_starts) if first_ms <= t < end_ms]
+        if piece_words:
+            result.append((first_ms * ALIGN_RATE // 1000, end_ms * ALIGN_RATE // 1000, piece_words))
+    return result
+
+
+def _align_words(decoder, speech_16k: np.ndarray, words: list[str], offset_ms: float) -> list[AlignedPhone]:
+    """Both passes over one piece; phone times shifted by the piece's start."""
+    decoder.set_align_text(" ".join(words))
+    try:
+        _decode(decoder, speech_16k)
+        decoder.set_alignment()
+        _decode(decoder, speech_16k)
+        alignment = decoder.get_alignment()
+    except RuntimeError as error:
+        raise _does_not_fit(error) from None
+    if alignment is None:
+        raise _does_not_fit(None)
+    phones = []
+    aligned_words = 0
+    for word in alignment:
+        aligned_words += not _is_filler(word.name)
+        for phone in word:
+            start = offset_ms + phone.start * FRAME_MS + FRAME_CENTRE_MS
+            end = start + phone.duration * FRAME_MS
+            name = SILENCE if _is_filler(word.name) or _is_filler(phone.name) else phone.name
+            phones.append(AlignedPhone(name, start, end))
+    if aligned_words != len(words):
+        raise _does_not_fit(f"{aligned_words} of {len(words)} words placed")
+    return phones
+
+
+def _does_not_fit(reason: object) -> InvalidInput:
+    detail = f" ({reason})" if reason else ""
+    return InvalidInput("transcript", f"does not fit the audio: the words could not be aligned to it{detail}")
+
+
+def _uncovered_sound(speech_16k: np.ndarray, phones: list[AlignedPhone]) -> float:
+    """Share of clearly sounding 10 ms frames that lie in no spoken phone."""
+    levels = pieces.frame_levels(speech_16k)
+    if levels.size == 0:
+        return 0.0
+    sounding = levels > float(np.percentile(levels, 95)) * 0.1  # within 20 dB of the loud frames
+    covered = np.zeros_like(sounding)
+    for phone in phones:
+        if phone.phone != SILENCE:
+            covered[int(phone.start_ms // FRAME_MS):int(np.ceil(phone.end_ms / FRAME_MS))] = True
+    total = int(sounding.sum())
+    return float((sounding & ~covered).sum()) / total if total else 0.0
+
+
+def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
+    duration_ms = len(speech_16k) * 1000 // ALIGN_RATE
+    quiet = pieces.pauses(pieces.frame_levels(speech_16k))
+    cuts = pieces.cut_points([(start + end) // 2 for start, end in quiet], duration_ms)
+    bounds = [0, *cuts, duration_ms]
+    phones: list[AlignedPhone] = []
+    heard: list[str] = []
+    for first_ms, end_ms in zip(bounds, bounds[1:]):
+        piece = speech_16k[first_ms * ALIGN_RATE // 1000:end_ms * ALIGN_RATE // 1000]
+        _decode(_DECODERS.recognizer, piece)
+        words = [
+            s.word.split("(")[0] for s in _DECODERS.recognizer.seg() if not _is_filler(s.word)
+        ]
+        if not words:
+            continue
+        try:
+            phones += _align_words(_DECODERS.aligner, piece, words, first_ms)
+        except InvalidInput:
+            continue  # recognition heard words the audio cannot hold: this piece keeps a closed mouth
+        heard += words
+    return Alignment(phones, heard, "recognition")
