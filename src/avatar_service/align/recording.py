@@ -38,6 +38,8 @@ def load_recording(
     """Decode ``path``; raises InvalidInput(field="audio") for a file too big, too long, unreadable or silent."""
     import av
 
+    if not path.is_file():
+        raise InvalidInput("audio", f"no such file: {path}")
     size = path.stat().st_size
     if size > max_bytes:
         raise InvalidInput("audio", f"file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")

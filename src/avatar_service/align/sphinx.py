@@ -62,6 +62,9 @@ def align(speech_16k: np.ndarray, transcript: str | None) -> Alignment:
     """Phones with times in ms for 16 kHz int16 speech; InvalidInput(field="transcript") when it cannot fit."""
     if transcript is None:
         return _recognize_then_align(speech_16k)
+    numbers = re.findall(r"\d+", transcript)
+    if numbers:
+        raise InvalidInput("transcript", f"contains digits ({', '.join(numbers[:5])}): spell numbers out as spoken")
     words = transcript_words(transcript)
     if not words:
         raise InvalidInput("transcript", "contains no words (letters a-z)")

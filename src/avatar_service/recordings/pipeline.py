@@ -4,6 +4,7 @@ mouth cues → eye events → OGG/Opus → the same RenderRecord a text render p
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_service import PIPELINE_VERSION
@@ -14,7 +15,7 @@ from avatar_service.errors import InvalidInput
 from avatar_service.eyes import eye_events
 from avatar_service.lipsync import mouth_cues
 from avatar_service.lipsync.visemes import ARPABET_TO_IPA, DIPHTHONG_SPLIT
-from avatar_service.schemas import RenderRecord
+from avatar_service.schemas import MouthCue, RenderRecord, TimingMethod
 from avatar_service.tts import PhoneSpan, Speech
 
 # A lip-synced recording's record names no voice (RenderRecord.voice_id): the audio came with the request.
@@ -56,6 +57,21 @@ def lipsync_id_for(audio_digest: str, transcript: str | None) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class TimedRecording:
+    recording: Recording
+    cues: list[MouthCue]
+    timing: TimingMethod
+
+
+def time_recording(audio_path: Path, transcript: str | None) -> TimedRecording:
+    """Decode, align and shape: the mouth cues of a recording. Blocking CPU work; raises InvalidInput (field
+    ``audio`` or ``transcript``) for input it cannot use."""
+    recording = load_recording(audio_path)
+    alignment = align(recording.speech_16k, check_transcript(transcript))
+    return TimedRecording(recording, mouth_cues(speech_from_alignment(recording, alignment)), alignment.method)
+
+
 def lipsync(
     audio_path: Path,
     transcript: str | None,
@@ -63,14 +79,13 @@ def lipsync(
     audio_format: str = "ogg",
     render_id: str | None = None,
 ) -> RenderRecord:
-    """Blocking CPU work. Raises InvalidInput (field ``audio`` or ``transcript``) for input it cannot use."""
+    """The full result for a recording, as a render's: cues, eye events, the audio stored as ``audio_format``
+    under ``audio_dir``. ``render_id`` is computed from the file and transcript unless the caller has it."""
     started = time.perf_counter()
-    transcript = check_transcript(transcript)
+    timed = time_recording(audio_path, transcript)
     render_id = render_id or lipsync_id_for(file_digest(audio_path), transcript)
-    recording = load_recording(audio_path)
-    alignment = align(recording.speech_16k, transcript)
-    cues = mouth_cues(speech_from_alignment(recording, alignment))
-    events = eye_events(render_id, cues, recording.duration_ms)
+    recording = timed.recording
+    events = eye_events(render_id, timed.cues, recording.duration_ms)
     audio = write_audio(recording.samples, recording.sample_rate, audio_dir / render_id, audio_format)
     return RenderRecord(
         render_id=render_id,
@@ -78,11 +93,11 @@ def lipsync(
         speed=1.0,
         duration_ms=recording.duration_ms,
         audio_file=audio.name,
-        mouth_cues=cues,
+        mouth_cues=timed.cues,
         eye_events=events,
         processing_time_ms=round((time.perf_counter() - started) * 1000),
         created_at=time.time(),
-        timing=alignment.method,
+        timing=timed.timing,
     )
 
 
