@@ -5,6 +5,8 @@ pass feeds two resamplers, so a 10-minute file is read once. Limits are checked 
 the container's declared duration) and again while decoding (a container may under-declare its length).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +34,11 @@ class Recording:
         return round(len(self.samples) * 1000 / self.sample_rate)
 
 
-def load_recording(
+def probe_recording(
     path: Path, max_bytes: int = MAX_RECORDING_BYTES, max_seconds: float = MAX_RECORDING_SECONDS
-) -> Recording:
-    """Decode ``path``; raises InvalidInput(field="audio") for a file too big, too long, unreadable or silent."""
-    import av
-
+) -> None:
+    """Cheap checks before any decoding: the file exists, is within the size limit, opens as a container with
+    an audio stream, and does not declare more than ``max_seconds``. Raises InvalidInput(field="audio")."""
     if not path.is_file():
         raise InvalidInput("audio", f"no such file: {path}")
     size = path.stat().st_size
@@ -45,22 +46,38 @@ def load_recording(
         raise InvalidInput("audio", f"file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
     if size == 0:
         raise InvalidInput("audio", "file is empty")
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise InvalidInput("audio", "file has no audio stream")
-            stream = container.streams.audio[0]
-            declared = _declared_seconds(container, stream)
-            if declared > max_seconds:
-                raise InvalidInput("audio", _too_long(declared, max_seconds))
-            stored, speech = _decode(container, stream, max_seconds)
-    except av.FFmpegError as error:
-        raise InvalidInput("audio", f"not a readable audio file ({error.strerror or type(error).__name__})") from None
+    with _opened(path) as container:
+        if not container.streams.audio:
+            raise InvalidInput("audio", "file has no audio stream")
+        declared = _declared_seconds(container, container.streams.audio[0])
+    if declared > max_seconds:
+        raise InvalidInput("audio", _too_long(declared, max_seconds))
+
+
+def load_recording(
+    path: Path, max_bytes: int = MAX_RECORDING_BYTES, max_seconds: float = MAX_RECORDING_SECONDS
+) -> Recording:
+    """Decode ``path``; raises InvalidInput(field="audio") for a file too big, too long, unreadable or silent."""
+    probe_recording(path, max_bytes, max_seconds)
+    with _opened(path) as container:
+        stored, speech = _decode(container, container.streams.audio[0], max_seconds)
     if speech.size == 0:
         raise InvalidInput("audio", "file contains no audio samples")
     if _peak_rms(speech) < SILENT_PEAK_RMS * 32768:
         raise InvalidInput("audio", "recording is silent (no frame louder than -60 dBFS)")
     return Recording(stored, OPUS_RATE, speech)
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator:
+    """The container, with FFmpeg's errors (opening or decoding) turned into InvalidInput."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            yield container
+    except av.FFmpegError as error:
+        raise InvalidInput("audio", f"not a readable audio file ({error.strerror or type(error).__name__})") from None
 
 
 def _declared_seconds(container, stream) -> float:

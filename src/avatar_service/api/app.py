@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from avatar_service import __version__
-from avatar_service.api import routes, static
+from avatar_service.api import lipsync, routes, static
 from avatar_service.api.errors import install_error_handlers
 from avatar_service.api.limits import InFlightLimit
 from avatar_service.api.services import Services
@@ -18,6 +18,7 @@ from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.factory import create_queue
+from avatar_service.recordings.jobs import LipsyncJobs
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     renderer = renderer or Renderer(settings)
     queue = create_queue(settings, renderer)
     app_services = Services(settings, renderer, queue, static.find_web_dir(settings.web_dir))
+    lipsync_jobs = LipsyncJobs(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -42,15 +44,19 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
             except AvatarServiceError as error:
                 _LOGGER.error("default voice not loaded: %s", error)
         await queue.start()
+        await lipsync_jobs.start()
         try:
             yield
         finally:
+            await lipsync_jobs.close()
             await queue.close()
 
     app = FastAPI(title="avatar-service", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.services = app_services
+    app.state.lipsync_jobs = lipsync_jobs
     install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(lipsync.router)
     app.include_router(static.router)
     if app_services.web_dir is not None:
         # Last, so the API routes win; serves the player's modules and the packs at /avatars/<id>/...
