@@ -209,15 +209,32 @@ def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
     heard: list[str] = []
     for first_ms, end_ms in zip(bounds, bounds[1:]):
         piece = speech_16k[first_ms * ALIGN_RATE // 1000:end_ms * ALIGN_RATE // 1000]
-        _decode(_DECODERS.recognizer, piece)
-        words = [
-            s.word.split("(")[0] for s in _DECODERS.recognizer.seg() if not _is_filler(s.word)
+        recognizer = _DECODERS.recognizer
+        _decode(recognizer, piece)
+        segments = [
+            (s.word.split("(")[0], s.start_frame * FRAME_MS, (s.end_frame + 1) * FRAME_MS)
+            for s in recognizer.seg()
+            if not _is_filler(s.word)
         ]
+        words = [word for word, _start, _end in segments]
         if not words:
             continue
         try:
             phones += _align_words(_DECODERS.aligner, piece, words, first_ms)
         except InvalidInput:
-            continue  # recognition heard words the audio cannot hold: this piece keeps a closed mouth
+            # The phone pass can still fail on words the search only just fitted ("does not match the
+            # grammar"): spread each word's dictionary phones evenly over the time recognition gave it.
+            phones += _spread(recognizer, segments, first_ms)
         heard += words
     return Alignment(phones, heard, "recognition")
+
+
+def _spread(decoder, segments: list[tuple[str, int, int]], offset_ms: float) -> list[AlignedPhone]:
+    phones = []
+    for word, start, end in segments:
+        names = (decoder.lookup_word(word) or "").split()
+        step = (end - start) / max(1, len(names))
+        for index, name in enumerate(names):
+            first = offset_ms + start + index * step + FRAME_CENTRE_MS
+            phones.append(AlignedPhone(name, first, first + step))
+    return phones

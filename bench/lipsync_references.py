@@ -1,0 +1,171 @@
+"""Reference speech with known phone timing, made by something other than this pipeline, for judging the
+lip sync of recordings (``bench_lipsync.py`` and tests/lipsync):
+
+- espeak-ng (Debian package) through its C API with phoneme events (speak_lib.h: ``espeak_Initialize`` with
+  ``espeakINITIALIZE_PHONEME_EVENTS``; each ``espeakEVENT_PHONEME`` carries the phoneme mnemonic and its
+  ``audio_position`` in ms). A different synthesizer, voice and phone set from Piper's.
+- Piper speech re-encoded (MP3, Opus) at other sample rates, with the voice model's own per-phone durations
+  as reference.
+
+Errors are judged in order (``lipsync_measure.match_in_order``): the phone sets differ (espeak mnemonics vs
+CMU ARPAbet), so phones are paired by time, never by position.
+"""
+
+import ctypes
+import io
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import lipsync_measure as m
+
+from avatar_service.lipsync import visemes
+from avatar_service.schemas import MouthCue
+from avatar_service.tts import Speech
+
+ESPEAK_LIBRARY = "libespeak-ng.so.1"
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_PHONEME_EVENTS = 0x0001
+_EVENT_PHONEME = 7
+_EVENT_LIST_TERMINATED = 0
+_CHARS_UTF8 = 1
+# espeak-ng's English vowel mnemonics start with one of these (a, A:, @, 3:, E, eI, i:, I, 0, O:, oU, u:, U, V).
+_ESPEAK_VOWEL_STARTS = frozenset("aAeEiIoOuUV03@")
+# A phone onset paired with a reference onset further than this away is a different phone.
+PHONE_MATCH_MS = 100.0
+
+
+class _Event(ctypes.Structure):
+    class _Id(ctypes.Union):
+        _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _Id),
+    ]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@dataclass(frozen=True)
+class ReferencePhone:
+    phone: str
+    start_ms: float
+    is_vowel: bool
+
+
+@dataclass(frozen=True)
+class Reference:
+    wav: bytes  # the speech as a WAV file
+    phones: list[ReferencePhone]
+
+    @property
+    def onsets(self) -> list[float]:
+        return [p.start_ms for p in self.phones]
+
+    @property
+    def vowel_onsets(self) -> list[float]:
+        return [p.start_ms for p in self.phones if p.is_vowel]
+
+
+def espeak_reference(text: str, voice: str = "en-us") -> Reference:
+    """Speak ``text`` with espeak-ng; the audio and every phoneme's start (ms) as espeak reports it."""
+    library = ctypes.CDLL(ESPEAK_LIBRARY)
+    rate = library.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS)
+    if rate <= 0:
+        raise RuntimeError("espeak-ng did not initialise")
+    library.espeak_SetVoiceByName(voice.encode())
+    chunks: list[np.ndarray] = []
+    phones: list[ReferencePhone] = []
+
+    def collect(wav, count, events) -> int:
+        if count > 0:
+            chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+        index = 0
+        while events[index].type != _EVENT_LIST_TERMINATED:
+            event = events[index]
+            if event.type == _EVENT_PHONEME:
+                name = event.id.string.decode("ascii", "replace")
+                if name and not name.startswith("_"):  # _ and _: are pauses
+                    phones.append(ReferencePhone(name, float(event.audio_position), name[0] in _ESPEAK_VOWEL_STARTS))
+            index += 1
+        return 0
+
+    callback = _CALLBACK(collect)  # kept referenced until synthesis ends
+    library.espeak_SetSynthCallback(callback)
+    data = text.encode("utf-8")
+    library.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
+    library.espeak_Synchronize()
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+    return Reference(_wav(samples, rate), phones)
+
+
+def piper_reference(speech: Speech) -> list[ReferencePhone]:
+    """Phone onsets from the voice model's own durations (stress and length marks, pauses and word gaps are not
+    phones; a stressed vowel starts at its stress mark, as measured in lipsync/cues.py)."""
+    phones = []
+    stress_start = None
+    for span in speech.phones:
+        start_ms = span.start_sample * 1000 / speech.sample_rate
+        if span.phone in visemes.STRESS_MARKS:
+            stress_start = start_ms
+            continue
+        if not any(ch.isalpha() for ch in span.phone):
+            stress_start = None
+            continue
+        vowel = visemes.is_vowel(span.phone)
+        start = stress_start if vowel and stress_start is not None else start_ms
+        phones.append(ReferencePhone(span.phone, start, vowel))
+        stress_start = None
+    return phones
+
+
+def encode(samples: np.ndarray, sample_rate: int, codec: str, rate: int, path: Path) -> Path:
+    """Re-encode float mono samples as ``codec`` (``mp3`` or ``libopus``) at ``rate`` Hz into ``path``."""
+    import av
+
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+    container_format = {"mp3": "mp3", "libopus": "ogg"}[codec]
+    with av.open(str(path), mode="w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=rate,
+                                      frame_size=stream.codec_context.frame_size or None)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = sample_rate
+        for part in [*resampler.resample(frame), *resampler.resample(None)]:
+            container.mux(stream.encode(part))
+        container.mux(stream.encode(None))
+    return path
+
+
+def phone_onset_errors(reference: list[float], aligned: list[float]) -> list[float]:
+    """Aligned − reference onset (ms, positive = aligned late) for every reference phone paired in order."""
+    paired = m.match_in_order(reference, aligned, PHONE_MATCH_MS, PHONE_MATCH_MS)
+    return [-difference for difference in paired if difference is not None]
+
+
+def vowel_window_share(vowel_onsets: list[float], cues: list[MouthCue]) -> float:
+    """Share of reference vowel onsets whose mouth opening lies inside ITU-R BT.1359's detectability window
+    (mouth ≤ 125 ms early, ≤ 45 ms late); a vowel without its own opening counts as outside."""
+    openings = [t for t, _viseme in m.mouth_openings(cues)]
+    errors = m.match_in_order(vowel_onsets, openings, m.MATCH_EARLY_MS, m.MATCH_LATE_MS)
+    return sum(m.inside_window(e) for e in errors) / len(errors) if errors else float("nan")
+
+
+def _wav(samples: np.ndarray, rate: int) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return buffer.getvalue()
