@@ -13,17 +13,20 @@ CMU ARPAbet), so phones are paired by time, never by position.
 
 import ctypes
 import io
+import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-import lipsync_measure as m
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from avatar_service.lipsync import visemes
-from avatar_service.schemas import MouthCue
-from avatar_service.tts import Speech
+import lipsync_measure as m  # noqa: E402
+
+from avatar_service.lipsync import visemes  # noqa: E402
+from avatar_service.schemas import MouthCue  # noqa: E402
+from avatar_service.tts import Speech  # noqa: E402
 
 ESPEAK_LIBRARY = "libespeak-ng.so.1"
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -35,6 +38,10 @@ _CHARS_UTF8 = 1
 _ESPEAK_VOWEL_STARTS = frozenset("aAeEiIoOuUV03@")
 # A phone onset paired with a reference onset further than this away is a different phone.
 PHONE_MATCH_MS = 100.0
+# A mouth opening for a vowel is wider than a consonant's borrowed shape (0.4 × the vowel's weight × 0.7-1.0
+# for loudness, lipsync/visemes.py COARTICULATED and cues.py): counting those too let a mouth 100 ms late still
+# find an "opening" near most vowels. Above 0.35 only quiet schwas (0.45 × 0.7-1.0) are sometimes missed.
+OPENING_MIN_WEIGHT = 0.35
 
 
 class _Event(ctypes.Structure):
@@ -106,26 +113,32 @@ def espeak_reference(text: str, voice: str = "en-us") -> Reference:
     library.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
     library.espeak_Synchronize()
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-    return Reference(_wav(samples, rate), phones)
+    return Reference(wav_bytes(samples, rate), phones)
 
 
 def piper_reference(speech: Speech) -> list[ReferencePhone]:
-    """Phone onsets from the voice model's own durations (stress and length marks, pauses and word gaps are not
-    phones; a stressed vowel starts at its stress mark, as measured in lipsync/cues.py)."""
-    phones = []
+    """Phone onsets from the voice model's own durations. Stress and length marks, pauses and word gaps are not
+    phones; a stressed vowel starts at its stress mark (measured, see lipsync/cues.py); a diphthong's second
+    symbol continues the first (the CMU dictionary has one phone for it)."""
+    phones: list[ReferencePhone] = []
     stress_start = None
+    previous_vowel = False
     for span in speech.phones:
         start_ms = span.start_sample * 1000 / speech.sample_rate
         if span.phone in visemes.STRESS_MARKS:
             stress_start = start_ms
             continue
-        if not any(ch.isalpha() for ch in span.phone):
-            stress_start = None
+        if visemes.is_modifier(span.phone):
             continue
-        vowel = visemes.is_vowel(span.phone)
-        start = stress_start if vowel and stress_start is not None else start_ms
-        phones.append(ReferencePhone(span.phone, start, vowel))
-        stress_start = None
+        if not any(ch.isalpha() for ch in span.phone):
+            stress_start, previous_vowel = None, False
+            continue
+        # Not visemes.is_vowel: it counts s and z (shown with the EE shape) as vowels.
+        vowel = span.phone[0] in m._IPA_VOWELS
+        if not (vowel and previous_vowel):
+            start = stress_start if vowel and stress_start is not None else start_ms
+            phones.append(ReferencePhone(span.phone, start, vowel))
+        stress_start, previous_vowel = None, vowel
     return phones
 
 
@@ -156,12 +169,14 @@ def phone_onset_errors(reference: list[float], aligned: list[float]) -> list[flo
 def vowel_window_share(vowel_onsets: list[float], cues: list[MouthCue]) -> float:
     """Share of reference vowel onsets whose mouth opening lies inside ITU-R BT.1359's detectability window
     (mouth ≤ 125 ms early, ≤ 45 ms late); a vowel without its own opening counts as outside."""
-    openings = [t for t, _viseme in m.mouth_openings(cues)]
+    weights = {cue.t_ms: cue.weight for cue in cues}
+    openings = [t for t, _viseme in m.mouth_openings(cues) if weights[int(t)] > OPENING_MIN_WEIGHT]
     errors = m.match_in_order(vowel_onsets, openings, m.MATCH_EARLY_MS, m.MATCH_LATE_MS)
     return sum(m.inside_window(e) for e in errors) / len(errors) if errors else float("nan")
 
 
-def _wav(samples: np.ndarray, rate: int) -> bytes:
+def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    """int16 mono samples as a WAV file."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
@@ -169,3 +184,8 @@ def _wav(samples: np.ndarray, rate: int) -> bytes:
         out.setframerate(rate)
         out.writeframes(samples.astype("<i2").tobytes())
     return buffer.getvalue()
+
+
+def wav_samples(data: bytes) -> np.ndarray:
+    with wave.open(io.BytesIO(data)) as reader:
+        return np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")

@@ -33,6 +33,9 @@ FRAME_CENTRE_MS = 7.8
 ALIGN_OPTIONS = {"bestpath": False, "beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}
 # Recognition is the slow part without a transcript; narrower search limits kept the words close enough at
 # about half the time (measured: 1.2 s instead of 2.8 s for 17.5 s of speech).
+# When the search above fails on long or multi-sentence audio: no silence fillers, even wider beams
+# (field-tested: succeeded where the above failed with "Failed to set up sub-word alignment").
+FALLBACK_ALIGN_OPTIONS = {"bestpath": False, "fsgusefiller": False, "beam": 1e-100, "wbeam": 1e-80, "pbeam": 1e-100}
 RECOGNIZE_OPTIONS = {"bestpath": False, "fwdflat": False, "maxhmmpf": 2000, "maxwpf": 5, "beam": 1e-40}
 # A transcript "fits" when its words cover the sounding audio: if more than this share of the frames that
 # are clearly not silent fell into silence or filler, the words are not what was said.
@@ -77,8 +80,8 @@ def align(speech_16k: np.ndarray, transcript: str | None) -> Alignment:
             "(spell numbers and abbreviations out as spoken)",
         )
     phones: list[AlignedPhone] = []
-    for start, end, piece_words in _transcript_pieces(aligner, speech_16k, words):
-        phones += _align_words(aligner, speech_16k[start:end], piece_words, start * 1000 / ALIGN_RATE)
+    for start, end, piece_words in _transcript_pieces(speech_16k, words):
+        phones += _align_words(speech_16k[start:end], piece_words, start * 1000 / ALIGN_RATE)
     uncovered = _uncovered_sound(speech_16k, phones)
     if uncovered > MAX_UNCOVERED_SOUND:
         raise InvalidInput(
@@ -92,24 +95,26 @@ class _Decoders(threading.local):
     """pocketsphinx decoders are not thread-safe and take ~0.3 s to load: one of each per thread, on demand."""
 
     def __init__(self) -> None:
-        self._aligner = None
-        self._recognizer = None
+        self._loaded: dict[str, object] = {}
+
+    def _get(self, name: str, options: dict[str, object]):
+        if name not in self._loaded:
+            import pocketsphinx
+
+            self._loaded[name] = pocketsphinx.Decoder(loglevel="ERROR", **options)
+        return self._loaded[name]
 
     @property
     def aligner(self):
-        if self._aligner is None:
-            import pocketsphinx
+        return self._get("aligner", ALIGN_OPTIONS)
 
-            self._aligner = pocketsphinx.Decoder(loglevel="ERROR", **ALIGN_OPTIONS)
-        return self._aligner
+    @property
+    def fallback_aligner(self):
+        return self._get("fallback_aligner", FALLBACK_ALIGN_OPTIONS)
 
     @property
     def recognizer(self):
-        if self._recognizer is None:
-            import pocketsphinx
-
-            self._recognizer = pocketsphinx.Decoder(loglevel="ERROR", **RECOGNIZE_OPTIONS)
-        return self._recognizer
+        return self._get("recognizer", RECOGNIZE_OPTIONS)
 
 
 _DECODERS = _Decoders()
@@ -125,48 +130,73 @@ def _is_filler(name: str) -> bool:
     return name.startswith(("<", "[")) or name.upper() == SILENCE
 
 
-def _transcript_pieces(decoder, speech_16k: np.ndarray, words: list[str]) -> list[tuple[int, int, list[str]]]:
-    """(first sample, end sample, words) per piece. Short audio is one piece; longer audio is word-aligned as a
-    whole first, then cut in the middle of pauses between words."""
+def _transcript_pieces(speech_16k: np.ndarray, words: list[str]) -> list[tuple[int, int, list[str]]]:
+    """(first sample, end sample, words) per piece. Short audio is one piece. Longer audio is cut in the middle
+    of its pauses, and each cut takes the word boundary nearest to it from a word-level pass over the whole."""
     duration_ms = len(speech_16k) * 1000 // ALIGN_RATE
-    if duration_ms <= pieces.MAX_PIECE_MS:
+    quiet = pieces.pauses(pieces.frame_levels(speech_16k))
+    cuts = pieces.cut_points([(start + end) // 2 for start, end in quiet], duration_ms)
+    if not cuts:
         return [(0, len(speech_16k), words)]
-    decoder.set_align_text(" ".join(words))
-    try:
-        _decode(decoder, speech_16k)
-    except RuntimeError as error:
-        raise _does_not_fit(error) from None
-    if decoder.hyp() is None:
-        raise _does_not_fit(None)
-    segments = [(s.word, s.start_frame * FRAME_MS, (s.end_frame + 1) * FRAME_MS) for s in decoder.seg()]
-    pause_middles = [
-        (start + end) // 2
-        for word, start, end in segments
-        if _is_filler(word) and end - start >= pieces.MIN_PAUSE_MS
-    ]
-    cuts = pieces.cut_points(pause_middles, duration_ms)
-    word_starts = [start for word, start, _ in segments if not _is_filler(word)]
-    bounds = [0, *cuts, duration_ms]
+    word_starts = _word_starts(speech_16k, words)
     result = []
-    for first_ms, end_ms in zip(bounds, bounds[1:]):
-        piece_words = [w for w, t in zip(words, word_starts) if first_ms <= t < end_ms]
-        if piece_words:
-            result.append((first_ms * ALIGN_RATE // 1000, end_ms * ALIGN_RATE // 1000, piece_words))
+    first_ms, first_word = 0, 0
+    for cut in [*cuts, duration_ms]:
+        # The piece ends before the first word starting after the cut (all words for the last piece).
+        last_word = next((i for i, start in enumerate(word_starts) if start >= cut), len(words))
+        if last_word > first_word:
+            result.append((first_ms * ALIGN_RATE // 1000, cut * ALIGN_RATE // 1000, words[first_word:last_word]))
+            first_ms, first_word = cut, last_word
     return result
 
 
-def _align_words(decoder, speech_16k: np.ndarray, words: list[str], offset_ms: float) -> list[AlignedPhone]:
-    """Both passes over one piece; phone times shifted by the piece's start."""
+def _word_starts(speech_16k: np.ndarray, words: list[str]) -> list[int]:
+    """Start (ms) of each transcript word from a word-level pass over the whole recording.
+
+    Over long stretches the search with silence fillers can still fail ("does not match the grammar"); without
+    fillers and with even wider beams it succeeds, only absorbing pauses into the words around them, which is
+    good enough to decide on which side of a pause each word lies (field-tested, docs/lipsync.md).
+    """
+    for attempt in (_DECODERS.aligner, _DECODERS.fallback_aligner):
+        attempt.set_align_text(" ".join(words))
+        try:
+            _decode(attempt, speech_16k)
+        except RuntimeError:
+            continue
+        if attempt.hyp() is None:
+            continue
+        starts = [s.start_frame * FRAME_MS for s in attempt.seg() if not _is_filler(s.word)]
+        if len(starts) == len(words):
+            return starts
+    raise _does_not_fit("no word-level alignment of the whole recording")
+
+
+def _align_words(speech_16k: np.ndarray, words: list[str], offset_ms: float) -> list[AlignedPhone]:
+    """Both passes over one piece, phone times shifted by the piece's start. When the search with silence
+    fillers fails ("Failed to set up sub-word alignment", seen on multi-sentence pieces), the one without
+    fillers and with wider beams is tried; it absorbs pauses into neighbouring phones, which the cue builder
+    then marks closed wherever the audio is silent (lipsync/cues.py)."""
+    failure: object = None
+    for decoder in (_DECODERS.aligner, _DECODERS.fallback_aligner):
+        try:
+            return _phone_pass(decoder, speech_16k, words, offset_ms)
+        except (RuntimeError, _Misaligned) as error:
+            failure = error
+    raise _does_not_fit(failure)
+
+
+class _Misaligned(Exception):
+    """The decoder finished but placed a different number of words than it was given."""
+
+
+def _phone_pass(decoder, speech_16k: np.ndarray, words: list[str], offset_ms: float) -> list[AlignedPhone]:
     decoder.set_align_text(" ".join(words))
-    try:
-        _decode(decoder, speech_16k)
-        decoder.set_alignment()
-        _decode(decoder, speech_16k)
-        alignment = decoder.get_alignment()
-    except RuntimeError as error:
-        raise _does_not_fit(error) from None
+    _decode(decoder, speech_16k)
+    decoder.set_alignment()
+    _decode(decoder, speech_16k)
+    alignment = decoder.get_alignment()
     if alignment is None:
-        raise _does_not_fit(None)
+        raise _Misaligned("no alignment")
     phones = []
     aligned_words = 0
     for word in alignment:
@@ -177,7 +207,7 @@ def _align_words(decoder, speech_16k: np.ndarray, words: list[str], offset_ms: f
             name = SILENCE if _is_filler(word.name) or _is_filler(phone.name) else phone.name
             phones.append(AlignedPhone(name, start, end))
     if aligned_words != len(words):
-        raise _does_not_fit(f"{aligned_words} of {len(words)} words placed")
+        raise _Misaligned(f"{aligned_words} of {len(words)} words placed")
     return phones
 
 
@@ -220,7 +250,7 @@ def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
         if not words:
             continue
         try:
-            phones += _align_words(_DECODERS.aligner, piece, words, first_ms)
+            phones += _align_words(piece, words, first_ms)
         except InvalidInput:
             # The phone pass can still fail on words the search only just fitted ("does not match the
             # grammar"): spread each word's dictionary phones evenly over the time recognition gave it.
