@@ -35,10 +35,19 @@ def espeak_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, referen
 
 @pytest.fixture(scope="session")
 def silent_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("silence") / "silence.wav"
+    return write_wav(tmp_path_factory.mktemp("silence") / "silence.wav", 2.0, rate=44_100)
+
+
+def write_wav(path: Path, seconds: float, rate: int = 8_000) -> Path:
+    """A silent mono WAV of ``seconds`` (its header declares that length)."""
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
+        out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(44_100)
-        out.writeframes(b"\0" * 4 * 44_100)
+        out.setframerate(rate)
+        out.writeframes(b"\0" * 2 * int(seconds * rate))
     return path
+
+
+@pytest.fixture(scope="session")
+def too_long_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_wav(tmp_path_factory.mktemp("long") / "eleven-minutes.wav", 11 * 60)

@@ -40,6 +40,11 @@ RECOGNIZE_OPTIONS = {"bestpath": False, "fwdflat": False, "maxhmmpf": 2000, "max
 # A transcript "fits" when its words cover the sounding audio: if more than this share of the frames that
 # are clearly not silent fell into silence or filler, the words are not what was said.
 MAX_UNCOVERED_SOUND = 0.5
+# Within 20 dB of the loud (95th percentile) frames counts as sounding.
+SOUNDING_RATIO = 0.1
+# Sounding time per aligned phone: measured 55-70 ms on espeak-ng and Piper speech (slow speakers reach ~120);
+# three times that means whole stretches of speech have no words.
+MAX_SOUND_PER_PHONE_MS = 250.0
 
 
 @dataclass(frozen=True)
@@ -82,12 +87,7 @@ def align(speech_16k: np.ndarray, transcript: str | None) -> Alignment:
     phones: list[AlignedPhone] = []
     for start, end, piece_words in _transcript_pieces(speech_16k, words):
         phones += _align_words(speech_16k[start:end], piece_words, start * 1000 / ALIGN_RATE)
-    uncovered = _uncovered_sound(speech_16k, phones)
-    if uncovered > MAX_UNCOVERED_SOUND:
-        raise InvalidInput(
-            "transcript",
-            f"does not fit the audio: {uncovered:.0%} of the audible speech is not covered by its words",
-        )
+    _check_fit(speech_16k, phones, len(words))
     return Alignment(phones, words, "forced-alignment")
 
 
@@ -101,7 +101,7 @@ class _Decoders(threading.local):
         if name not in self._loaded:
             import pocketsphinx
 
-            self._loaded[name] = pocketsphinx.Decoder(loglevel="ERROR", **options)
+            self._loaded[name] = pocketsphinx.Decoder(loglevel="FATAL", **options)
         return self._loaded[name]
 
     @property
@@ -216,18 +216,35 @@ def _does_not_fit(reason: object) -> InvalidInput:
     return InvalidInput("transcript", f"does not fit the audio: the words could not be aligned to it{detail}")
 
 
-def _uncovered_sound(speech_16k: np.ndarray, phones: list[AlignedPhone]) -> float:
-    """Share of clearly sounding 10 ms frames that lie in no spoken phone."""
+def _check_fit(speech_16k: np.ndarray, phones: list[AlignedPhone], word_count: int) -> None:
+    """A forced alignment always places the words somewhere; these say whether they are what was said.
+
+    Two symptoms of a transcript that says less than the audio: sounding audio left outside every phone (the
+    search with silence fillers parks it there), or too few phones for the sound (the fallback search, which
+    has no fillers, stretches them instead). A transcript that says more fails the alignment itself.
+    """
     levels = pieces.frame_levels(speech_16k)
     if levels.size == 0:
-        return 0.0
-    sounding = levels > float(np.percentile(levels, 95)) * 0.1  # within 20 dB of the loud frames
+        return
+    sounding = levels > float(np.percentile(levels, 95)) * SOUNDING_RATIO
     covered = np.zeros_like(sounding)
-    for phone in phones:
-        if phone.phone != SILENCE:
-            covered[int(phone.start_ms // FRAME_MS):int(np.ceil(phone.end_ms / FRAME_MS))] = True
+    spoken = [phone for phone in phones if phone.phone != SILENCE]
+    for phone in spoken:
+        covered[int(phone.start_ms // FRAME_MS):int(np.ceil(phone.end_ms / FRAME_MS))] = True
     total = int(sounding.sum())
-    return float((sounding & ~covered).sum()) / total if total else 0.0
+    uncovered = float((sounding & ~covered).sum()) / total if total else 0.0
+    if uncovered > MAX_UNCOVERED_SOUND:
+        raise InvalidInput(
+            "transcript",
+            f"does not fit the audio: {uncovered:.0%} of the audible speech is not covered by its words",
+        )
+    per_phone_ms = total * FRAME_MS / max(1, len(spoken))
+    if per_phone_ms > MAX_SOUND_PER_PHONE_MS:
+        raise InvalidInput(
+            "transcript",
+            f"does not fit the audio: {word_count} words for {total * FRAME_MS / 1000:.1f} s of speech "
+            "(the recording says more than the transcript)",
+        )
 
 
 def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
