@@ -111,18 +111,21 @@ class LipsyncJobs:
 
     async def wait(self, render_id: str, timeout: float) -> LipsyncState | None:
         job = self._jobs.get(render_id)
-        if job is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(job.future), timeout)
-            except TimeoutError:
-                pass  # still running: the caller says where to poll
-            except Exception:  # noqa: S110 - the failure is read from the job's state below
-                pass
-        return await self.state(render_id)
+        if job is None:
+            return await self.state(render_id)
+        try:
+            await asyncio.wait_for(asyncio.shield(job.future), timeout)
+        except TimeoutError:
+            pass  # still running: the caller says where to poll
+        except Exception:  # noqa: S110 - the failure is read from the job's state below
+            pass
+        return self._state_of(render_id, job)  # this job's own outcome: not "cached" even once it is
 
     def _finished(self, render_id: str, job: _Job) -> None:
         job.finished_at = time.monotonic()
         outcome = self._state_of(render_id, job)
+        if outcome.status is JobStatus.FAILED and outcome.error is None:
+            _LOGGER.error("lip sync %s failed", render_id, exc_info=job.future.exception())
         if outcome.status is JobStatus.COMPLETED:
             self.cache.put(outcome.record)
             if self._jobs.get(render_id) is job:
@@ -134,7 +137,6 @@ class LipsyncJobs:
             return LipsyncState(render_id, JobStatus.PROCESSING)
         if future.cancelled() or future.exception() is not None:
             error = future.exception() if not future.cancelled() else None
-            _LOGGER.error("lip-sync %s failed: %r", render_id, error)
             reason = f"internal error while lip-syncing ({type(error).__name__}); see the server log"
             return LipsyncState(render_id, JobStatus.FAILED, failure=reason)
         result = future.result()
