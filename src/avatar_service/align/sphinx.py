@@ -57,7 +57,6 @@ class AlignedPhone:
 @dataclass(frozen=True)
 class Alignment:
     phones: list[AlignedPhone]
-    words: list[str]  # the words aligned: the transcript's, or what recognition heard
     method: Method
 
 
@@ -88,7 +87,7 @@ def align(speech_16k: np.ndarray, transcript: str | None) -> Alignment:
     for start, end, piece_words in _transcript_pieces(speech_16k, words):
         phones += _align_words(speech_16k[start:end], piece_words, start * 1000 / ALIGN_RATE)
     _check_fit(speech_16k, phones, len(words))
-    return Alignment(phones, words, "forced-alignment")
+    return Alignment(phones, "forced-alignment")
 
 
 class _Decoders(threading.local):
@@ -253,7 +252,6 @@ def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
     cuts = pieces.cut_points([(start + end) // 2 for start, end in quiet], duration_ms)
     bounds = [0, *cuts, duration_ms]
     phones: list[AlignedPhone] = []
-    heard: list[str] = []
     for first_ms, end_ms in zip(bounds, bounds[1:]):
         piece = speech_16k[first_ms * ALIGN_RATE // 1000:end_ms * ALIGN_RATE // 1000]
         recognizer = _DECODERS.recognizer
@@ -272,8 +270,7 @@ def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
             # The phone pass can still fail on words the search only just fitted ("does not match the
             # grammar"): spread each word's dictionary phones evenly over the time recognition gave it.
             phones += _spread(recognizer, segments, first_ms)
-        heard += words
-    return Alignment(phones, heard, "recognition")
+    return Alignment(phones, "recognition")
 
 
 def _spread(decoder, segments: list[tuple[str, int, int]], offset_ms: float) -> list[AlignedPhone]:
