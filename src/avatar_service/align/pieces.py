@@ -7,7 +7,9 @@ nothing in accuracy: no phone spans a pause.
 
 import numpy as np
 
-FRAME_MS = 10
+from avatar_service.align.recording import ALIGN_RATE
+from avatar_service.loudness import loudness_envelope, quiet_stretches
+
 MAX_PIECE_MS = 20_000
 # A pause this long is a safe place to cut (a stop consonant's closure is < 150 ms).
 MIN_PAUSE_MS = 250
@@ -15,29 +17,10 @@ MIN_PAUSE_MS = 250
 PAUSE_RATIO = 10 ** (-35 / 20)
 
 
-def frame_levels(speech_16k: np.ndarray, rate: int = 16_000) -> np.ndarray:
-    """RMS per 10 ms frame."""
-    frame = rate * FRAME_MS // 1000
-    usable = len(speech_16k) // frame * frame
-    frames = speech_16k[:usable].astype(np.float64).reshape(-1, frame)
-    return np.sqrt(np.mean(frames**2, axis=1))
-
-
-def pauses(levels: np.ndarray, min_pause_ms: int = MIN_PAUSE_MS) -> list[tuple[int, int]]:
+def pauses(speech_16k: np.ndarray, min_pause_ms: int = MIN_PAUSE_MS) -> list[tuple[int, int]]:
     """(start ms, end ms) of every quiet stretch of at least ``min_pause_ms``."""
-    if levels.size == 0:
-        return []
-    quiet = np.append(levels < float(np.percentile(levels, 95)) * PAUSE_RATIO, False)
-    found = []
-    start = None
-    for index, is_quiet in enumerate(quiet):
-        if is_quiet and start is None:
-            start = index
-        elif not is_quiet and start is not None:
-            if (index - start) * FRAME_MS >= min_pause_ms:
-                found.append((start * FRAME_MS, index * FRAME_MS))
-            start = None
-    return found
+    envelope = loudness_envelope(speech_16k, ALIGN_RATE)
+    return [(int(start), int(end)) for start, end in quiet_stretches(envelope, PAUSE_RATIO, min_pause_ms)]
 
 
 def cut_points(candidates: list[int], duration_ms: int, max_piece_ms: int = MAX_PIECE_MS) -> list[int]:

@@ -22,6 +22,7 @@ import numpy as np
 from avatar_service.align import pieces
 from avatar_service.align.recording import ALIGN_RATE
 from avatar_service.errors import InvalidInput
+from avatar_service.loudness import loudness_envelope
 
 Method = Literal["forced-alignment", "recognition"]
 SILENCE = "SIL"
@@ -136,7 +137,7 @@ def _transcript_pieces(speech_16k: np.ndarray, words: list[str]) -> list[tuple[i
     """(first sample, end sample, words) per piece. Short audio is one piece. Longer audio is cut in the middle
     of its pauses, and each cut takes the word boundary nearest to it from a word-level pass over the whole."""
     duration_ms = len(speech_16k) * 1000 // ALIGN_RATE
-    quiet = pieces.pauses(pieces.frame_levels(speech_16k))
+    quiet = pieces.pauses(speech_16k)
     cuts = pieces.cut_points([(start + end) // 2 for start, end in quiet], duration_ms)
     if not cuts:
         return [(0, len(speech_16k), words)]
@@ -225,7 +226,7 @@ def _check_fit(speech_16k: np.ndarray, phones: list[AlignedPhone], word_count: i
     search with silence fillers parks it there), or too few phones for the sound (the fallback search, which
     has no fillers, stretches them instead). A transcript that says more fails the alignment itself.
     """
-    levels = pieces.frame_levels(speech_16k)
+    levels = loudness_envelope(speech_16k, ALIGN_RATE)
     if levels.size == 0:
         return
     sounding = levels > float(np.percentile(levels, 95)) * SOUNDING_RATIO
@@ -251,7 +252,7 @@ def _check_fit(speech_16k: np.ndarray, phones: list[AlignedPhone], word_count: i
 
 def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
     duration_ms = len(speech_16k) * 1000 // ALIGN_RATE
-    quiet = pieces.pauses(pieces.frame_levels(speech_16k))
+    quiet = pieces.pauses(speech_16k)
     cuts = pieces.cut_points([(start + end) // 2 for start, end in quiet], duration_ms)
     bounds = [0, *cuts, duration_ms]
     phones: list[AlignedPhone] = []
