@@ -6,6 +6,7 @@ import socket
 import pytest
 
 from tests.lipsync.conftest import TEXT, espeak_clip, silent_wav, too_long_wav  # noqa: F401 (fixtures)
+from tests.support.services import free_port
 
 
 def _upload(path, name="speech.wav"):
@@ -96,3 +97,13 @@ def test_unknown_or_malformed_ids(live, render_id) -> None:
     response = live.client.get(f"/v1/avatar/lipsync/{render_id}")
     assert response.status_code == (404 if len(render_id) == 32 else 422)
     assert response.json()["field"] == "render_id"
+
+
+def test_valkey_mode_runs_lip_sync_beside_the_api(start_server, make_settings, espeak_clip) -> None:  # noqa: F811
+    """With QUEUE=valkey the upload never goes to Valkey: lip sync answers even while Valkey is unreachable."""
+    server = start_server(make_settings(queue="valkey", valkey_host="127.0.0.1", valkey_port=free_port()))
+    assert server.client.get("/health").json()["valkey_connected"] is False
+    path, _reference = espeak_clip
+    response = server.client.post("/v1/avatar/lipsync", files=_upload(path), data={"transcript": TEXT})
+    assert response.status_code == 200, response.text
+    assert server.client.get(response.json()["audio_url"]).status_code == 200
