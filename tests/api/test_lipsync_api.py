@@ -107,3 +107,21 @@ def test_valkey_mode_runs_lip_sync_beside_the_api(start_server, make_settings, e
     response = server.client.post("/v1/avatar/lipsync", files=_upload(path), data={"transcript": TEXT})
     assert response.status_code == 200, response.text
     assert server.client.get(response.json()["audio_url"]).status_code == 200
+
+
+def test_a_killed_pool_process_fails_its_job_and_the_next_upload_still_works(live, espeak_clip) -> None:  # noqa: F811
+    """A crash in the native decoder (here: SIGKILL to the pool's processes) is a 500 for that job, not for
+    every later one."""
+    import os
+    import signal
+
+    path, _reference = espeak_clip
+    jobs = live.app.state.lipsync_jobs
+    accepted = live.client.post("/v1/avatar/lipsync_async", files=_upload(path), data={"transcript": TEXT + " "})
+    assert accepted.status_code == 202
+    for process in list(jobs._pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    failed = live.poll_until_done(accepted.json()["poll_url"])
+    assert failed["status"] == "failed" and "internal error" in failed["error"]
+    retried = live.client.post("/v1/avatar/lipsync", files=_upload(path), data={"transcript": TEXT + " "})
+    assert retried.status_code == 200, retried.text

@@ -7,8 +7,7 @@ Thresholds: median phone-onset error ≤ 20 ms and ≥ 90 % of vowel onsets insi
 import numpy as np
 import pytest
 
-from avatar_service.align import align, load_recording
-from avatar_service.align import sphinx
+from avatar_service.align import align, load_recording, sphinx
 from avatar_service.align.sphinx import SILENCE
 from avatar_service.recordings.pipeline import time_recording
 from bench import lipsync_references as references

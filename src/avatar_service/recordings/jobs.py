@@ -13,6 +13,7 @@ import multiprocessing
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +71,14 @@ class LipsyncJobs:
         self.cache = ResultCache(
             settings.data_dir / "lipsync-results", settings.audio_dir, settings.cache_ttl_seconds
         )
-        # spawn: the API process runs threads (uvicorn, the render pool), which fork must not copy.
-        self._pool = ProcessPoolExecutor(
-            max_workers=max(1, settings.render_workers), mp_context=multiprocessing.get_context("spawn")
-        )
+        self._pool = self._new_pool()
         self._jobs: dict[str, _Job] = {}
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn: the API process runs threads (uvicorn, the render pool), which fork must not copy.
+        return ProcessPoolExecutor(
+            max_workers=max(1, self.settings.render_workers), mp_context=multiprocessing.get_context("spawn")
+        )
 
     async def start(self) -> None:
         await asyncio.to_thread(self.cache.load)
@@ -98,9 +102,15 @@ class LipsyncJobs:
             return state
         self._forget_old_failures()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._pool, run_job, upload, transcript, self.settings.audio_dir, render_id
-        )
+        arguments = (run_job, upload, transcript, self.settings.audio_dir, render_id)
+        try:
+            future = loop.run_in_executor(self._pool, *arguments)
+        except BrokenProcessPool:
+            # A pool process died (OOM killer, a crash in the native decoder): its job failed; later ones
+            # get a fresh pool instead of failing for the rest of the API's life.
+            _LOGGER.warning("lip-sync process pool broken; starting a new one")
+            self._pool = self._new_pool()
+            future = loop.run_in_executor(self._pool, *arguments)
         job = self._jobs[render_id] = _Job(future)
         future.add_done_callback(lambda _f: self._finished(render_id, job))
         return LipsyncState(render_id, JobStatus.PROCESSING)
@@ -125,7 +135,8 @@ class LipsyncJobs:
         job.finished_at = time.monotonic()
         outcome = self._state_of(render_id, job)
         if outcome.status is JobStatus.FAILED and outcome.error is None:
-            _LOGGER.error("lip sync %s failed", render_id, exc_info=job.future.exception())
+            cause = None if job.future.cancelled() else job.future.exception()
+            _LOGGER.error("lip sync %s failed", render_id, exc_info=cause)
         if outcome.status is JobStatus.COMPLETED:
             self.cache.put(outcome.record)
             if self._jobs.get(render_id) is job:
