@@ -104,3 +104,14 @@ def test_a_long_recording_is_aligned_in_pieces_cut_at_pauses(tmp_path, monkeypat
     assert len(pieces_aligned) >= 2 and sum(n for _, n in pieces_aligned) == len(sphinx.transcript_words(transcript))
     errors = references.phone_onset_errors(onsets, _spoken_onsets(alignment))
     assert len(errors) >= 0.9 * len(onsets) and float(np.median(np.abs(errors))) <= 20.0
+
+
+def test_words_missing_from_the_dictionary_get_espeaks_pronunciation(tmp_path) -> None:
+    """Names and made-up words align too: "Clara" is in no CMU entry as such, "Zorblax" in none at all."""
+    text = "Clara and Zorblax walked slowly down to the river, and Nguyen followed them."
+    reference = references.espeak_reference(text)
+    path = tmp_path / "names.wav"
+    path.write_bytes(reference.wav)
+    alignment = align(load_recording(path).speech_16k, text)
+    errors = references.phone_onset_errors(reference.onsets, _spoken_onsets(alignment))
+    assert len(errors) >= 0.85 * len(reference.phones) and float(np.median(np.abs(errors))) <= 20.0

@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from avatar_service.align import pieces
+from avatar_service.align.pronounce import pronunciations
 from avatar_service.align.recording import ALIGN_RATE
 from avatar_service.errors import InvalidInput
 from avatar_service.loudness import loudness_envelope
@@ -79,14 +80,7 @@ def align(speech_16k: np.ndarray, transcript: str | None) -> Alignment:
     words = transcript_words(transcript)
     if not words:
         raise InvalidInput("transcript", "contains no words (letters a-z)")
-    aligner = _DECODERS.aligner
-    missing = sorted({word for word in words if aligner.lookup_word(word) is None})
-    if missing:
-        raise InvalidInput(
-            "transcript",
-            f"words not in the pronunciation dictionary: {', '.join(missing[:10])} "
-            "(spell numbers and abbreviations out as spoken)",
-        )
+    _DECODERS.add_words(words)
     phones: list[AlignedPhone] = []
     for start, end, piece_words in _transcript_pieces(speech_16k, words):
         phones += _align_words(speech_16k[start:end], piece_words, start * 1000 / ALIGN_RATE)
@@ -106,6 +100,19 @@ class _Decoders(threading.local):
 
             self._loaded[name] = pocketsphinx.Decoder(loglevel="FATAL", **options)
         return self._loaded[name]
+
+    def add_words(self, words: list[str]) -> None:
+        """Give the aligners a pronunciation for every word their dictionary lacks (align/pronounce.py)."""
+        missing = sorted({word for word in words if self.aligner.lookup_word(word) is None})
+        if not missing:
+            return
+        found = pronunciations(missing)
+        unknown = [word for word in missing if word not in found]
+        if unknown:
+            raise InvalidInput("transcript", f"no pronunciation found for: {', '.join(unknown[:10])}")
+        for decoder in (self.aligner, self.fallback_aligner):
+            for word, phones in found.items():
+                decoder.add_word(word, phones, True)
 
     @property
     def aligner(self):
