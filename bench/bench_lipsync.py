@@ -120,7 +120,8 @@ def accuracy(directory: Path) -> list[dict]:
         speech = renderer.engine.synthesize(renderer.catalog.get(None), TEXTS[name], 1.0)
         phones = references.piper_reference(speech)
         for codec, rate in PIPER_ENCODINGS:
-            audio = references.encode(speech.samples, speech.sample_rate, codec, rate, directory / f"{name}-{rate}.{codec}")
+            suffix = {"mp3": ".mp3", "libopus": ".ogg"}[codec]
+            audio = references.encode(speech.samples, speech.sample_rate, codec, rate, directory / f"{name}-{rate}{suffix}")
             for mode, transcript in (("transcript", TEXTS[name]), ("none", None)):
                 figures = _onset_figures(
                     [p.start_ms for p in phones], [p.start_ms for p in phones if p.is_vowel], audio, transcript

@@ -142,16 +142,24 @@ def piper_reference(speech: Speech) -> list[ReferencePhone]:
     return phones
 
 
-def encode(samples: np.ndarray, sample_rate: int, codec: str, rate: int, path: Path) -> Path:
-    """Re-encode float mono samples as ``codec`` (``mp3`` or ``libopus``) at ``rate`` Hz into ``path``."""
+# File suffix → the FFmpeg container format it names.
+CONTAINERS = {".mp3": "mp3", ".ogg": "ogg", ".flac": "flac", ".m4a": "ipod", ".webm": "webm"}
+
+
+def encode(
+    samples: np.ndarray, sample_rate: int, codec: str, rate: int, path: Path, layout: str = "mono"
+) -> Path:
+    """Re-encode float mono samples as ``codec`` at ``rate`` Hz, ``mono`` or ``stereo`` (the same signal in both
+    channels), into ``path`` (its suffix picks the container, see ``CONTAINERS``)."""
     import av
 
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
-    container_format = {"mp3": "mp3", "libopus": "ogg"}[codec]
-    with av.open(str(path), mode="w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=rate, layout="mono")
-        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=rate,
-                                      frame_size=stream.codec_context.frame_size or None)
+    with av.open(str(path), mode="w", format=CONTAINERS[path.suffix]) as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        resampler = av.AudioResampler(
+            format=stream.codec_context.format.name, layout=layout, rate=rate,
+            frame_size=stream.codec_context.frame_size or None,
+        )
         frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
         frame.sample_rate = sample_rate
         for part in [*resampler.resample(frame), *resampler.resample(None)]:
