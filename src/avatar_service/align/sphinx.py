@@ -50,6 +50,9 @@ SOUNDING_RATIO = 0.1
 # Sounding time per aligned phone: measured 55-70 ms on espeak-ng and Piper speech (slow speakers reach ~120);
 # three times that means whole stretches of speech have no words.
 MAX_SOUND_PER_PHONE_MS = 250.0
+# No spoken phone holds a second of sound; the fallback search stretches the last word over whatever the
+# transcript left out.
+MAX_SOUND_IN_ONE_PHONE_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -229,9 +232,9 @@ def _does_not_fit(reason: object) -> InvalidInput:
 def _check_fit(speech_16k: np.ndarray, phones: list[AlignedPhone], word_count: int) -> None:
     """A forced alignment always places the words somewhere; these say whether they are what was said.
 
-    Two symptoms of a transcript that says less than the audio: sounding audio left outside every phone (the
-    search with silence fillers parks it there), or too few phones for the sound (the fallback search, which
-    has no fillers, stretches them instead). A transcript that says more fails the alignment itself.
+    Symptoms of a transcript that says less than the audio: sounding audio left outside every phone (the
+    search with silence fillers parks it there), or too few phones for the sound, or one phone holding over
+    a second of it (the fallback search, which has no fillers, stretches phones instead). A transcript that says more fails the alignment itself.
     """
     levels = loudness_envelope(speech_16k, ALIGN_RATE)
     if levels.size == 0:
@@ -239,8 +242,11 @@ def _check_fit(speech_16k: np.ndarray, phones: list[AlignedPhone], word_count: i
     sounding = levels > float(np.percentile(levels, 95)) * SOUNDING_RATIO
     covered = np.zeros_like(sounding)
     spoken = [phone for phone in phones if phone.phone != SILENCE]
+    longest_ms = 0
     for phone in spoken:
-        covered[int(phone.start_ms // FRAME_MS):int(np.ceil(phone.end_ms / FRAME_MS))] = True
+        frames = slice(int(phone.start_ms // FRAME_MS), int(np.ceil(phone.end_ms / FRAME_MS)))
+        covered[frames] = True
+        longest_ms = max(longest_ms, int(sounding[frames].sum()) * FRAME_MS)
     total = int(sounding.sum())
     uncovered = float((sounding & ~covered).sum()) / total if total else 0.0
     if uncovered > MAX_UNCOVERED_SOUND:
@@ -249,7 +255,7 @@ def _check_fit(speech_16k: np.ndarray, phones: list[AlignedPhone], word_count: i
             f"does not fit the audio: {uncovered:.0%} of the audible speech is not covered by its words",
         )
     per_phone_ms = total * FRAME_MS / max(1, len(spoken))
-    if per_phone_ms > MAX_SOUND_PER_PHONE_MS:
+    if per_phone_ms > MAX_SOUND_PER_PHONE_MS or longest_ms > MAX_SOUND_IN_ONE_PHONE_MS:
         raise InvalidInput(
             "transcript",
             f"does not fit the audio: {word_count} words for {total * FRAME_MS / 1000:.1f} s of speech "
