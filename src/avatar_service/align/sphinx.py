@@ -4,8 +4,8 @@ With a transcript (forced alignment): pass 1 aligns the words (``set_align_text`
 them (``set_alignment``, then ``get_alignment``: word → phone → state, 10 ms frames). ``bestpath`` is off and
 the beams are wide, because the default lattice rescoring can hand a phone fewer frames than its HMM has
 states and then fails with "Final result does not match the grammar" or drops the last words
-(cmusphinx/pocketsphinx#339, #354). Recordings over ``MAX_PIECE_MS`` are first aligned at word level as a whole,
-then cut in the pauses between words and aligned piece by piece (see ``pieces``).
+(cmusphinx/pocketsphinx#339, #354). Recordings over ``pieces.MAX_PIECE_MS`` are cut in their pauses, each
+cut taking the nearest word boundary from a word-level pass over the whole, and aligned piece by piece.
 
 Without a transcript (recognition): each piece between pauses is recognised with the bundled language model,
 and the words it heard are force-aligned like a transcript. The words may be wrong; the sounds they stand for
