@@ -11,6 +11,7 @@ from avatar_service.api import cli as api_cli
 from avatar_service.errors import AvatarServiceError
 from avatar_service.packs import cli as packs_cli
 from avatar_service.queue import cli as queue_cli
+from avatar_service.recordings import cli as recordings_cli
 from avatar_service.tracking import cli as tracking_cli
 
 DESCRIPTION = (
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     api_cli.register(subparsers)
     packs_cli.register(subparsers)
     tracking_cli.register(subparsers)
+    recordings_cli.register(subparsers)
     return parser
 
 

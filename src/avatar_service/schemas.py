@@ -17,6 +17,10 @@ MAX_SPEED = 2.0
 Viseme = Literal["REST", "AA", "EE", "OH", "OO", "FF", "TH"]
 VISEMES: tuple[str, ...] = ("REST", "AA", "EE", "OH", "OO", "FF", "TH")
 
+# How the mouth cues were timed: the voice model's own phoneme durations (renders), or for an uploaded
+# recording a forced alignment to its transcript or recognition without one (docs/lipsync.md).
+TimingMethod = Literal["voice-model", "forced-alignment", "recognition"]
+
 GazeDirection = Literal[
     "center", "left", "right", "up", "down", "up-left", "up-right", "down-left", "down-right"
 ]
@@ -108,6 +112,7 @@ class RenderRecord(BaseModel):
     eye_events: list[EyeEvent]
     processing_time_ms: int
     created_at: float
+    timing: TimingMethod = "voice-model"
 
 
 class JobStatus(StrEnum):
@@ -128,6 +133,7 @@ class RenderResult(BaseModel):
     eye_events: list[EyeEvent]
     cached: bool
     processing_time_ms: int
+    timing: TimingMethod = "voice-model"
 
     @classmethod
     def from_record(cls, record: RenderRecord, audio_url: str, cached: bool) -> "RenderResult":
@@ -139,4 +145,5 @@ class RenderResult(BaseModel):
             eye_events=record.eye_events,
             cached=cached,
             processing_time_ms=record.processing_time_ms,
+            timing=record.timing,
         )

@@ -17,6 +17,7 @@ RESULT_FIELDS = {
     "eye_events",
     "cached",
     "processing_time_ms",
+    "timing",
 }
 
 
@@ -26,6 +27,7 @@ def test_sync_render_returns_a_completed_result(live):
     assert response.status_code == 200
     body = response.json()
     assert set(body) == RESULT_FIELDS
+    assert body["timing"] == "voice-model"  # a render is timed by the voice model's own durations
     RenderResult.model_validate(body)
     assert body["status"] == "completed" and body["cached"] is False
     assert len(body["render_id"]) == 32

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from avatar_service import __version__
-from avatar_service.api import routes, static, stream
+from avatar_service.api import lipsync, routes, static, stream
 from avatar_service.api.errors import install_error_handlers
 from avatar_service.api.limits import InFlightLimit
 from avatar_service.api.services import Services
@@ -20,6 +20,7 @@ from avatar_service.errors import AvatarServiceError
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.factory import create_queue
 from avatar_service.render_pool import RenderPool
+from avatar_service.recordings.jobs import LipsyncJobs
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
         settings, renderer, queue, static.find_web_dir(settings.web_dir),
         render_pool, stream.StreamSlots(settings.max_streams),
     )
+    queue = create_queue(settings, renderer)
+    app_services = Services(settings, renderer, queue, static.find_web_dir(settings.web_dir))
+    lipsync_jobs = LipsyncJobs(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,9 +54,11 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
             except AvatarServiceError as error:
                 _LOGGER.error("default voice not loaded: %s", error)
         await queue.start()
+        await lipsync_jobs.start()
         try:
             yield
         finally:
+            await lipsync_jobs.close()
             await queue.close()
             render_pool.shutdown()
 
@@ -63,9 +69,11 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.services = app_services
+    app.state.lipsync_jobs = lipsync_jobs
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(stream.router)
+    app.include_router(lipsync.router)
     app.include_router(static.router)
     if app_services.web_dir is not None:
         # Last, so the API routes win; serves the player's modules and the packs at /avatars/<id>/...

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from avatar_service.lipsync import visemes
+from avatar_service.loudness import ENVELOPE_FRAME_MS, loudness_envelope, quiet_stretches
 from avatar_service.schemas import MouthCue
 from avatar_service.tts import Speech
 
@@ -34,7 +35,6 @@ MIN_CLOSURE_MS = 40.0
 SAME_SHAPE_WEIGHT_STEP = 0.25
 MIN_SILENCE_MS = 150.0
 SOFT_ONSET_MS = 100.0
-ENVELOPE_FRAME_MS = 10.0
 # A frame is silent below this fraction of the loud (95th percentile) level: about −32 dB.
 SILENCE_RATIO = 0.025
 
@@ -66,16 +66,6 @@ def mouth_cues(speech: Speech) -> list[MouthCue]:
     segments = _shape(segments, envelope)
     segments = _remove_flicker(_merge(segments))
     return _to_cues(segments, speech.duration_ms)
-
-
-def loudness_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """RMS per 10 ms frame."""
-    frame = max(1, int(sample_rate * ENVELOPE_FRAME_MS / 1000))
-    usable = len(samples) // frame * frame
-    if usable == 0:
-        return np.zeros(0, dtype=np.float32)
-    frames = samples[:usable].reshape(-1, frame)
-    return np.sqrt(np.mean(frames.astype(np.float32) ** 2, axis=1))
 
 
 def _segments(speech: Speech) -> list[Segment]:
@@ -111,30 +101,13 @@ def _segments(speech: Speech) -> list[Segment]:
     return segments
 
 
-def _silent_intervals(envelope: np.ndarray) -> list[tuple[float, float]]:
-    if envelope.size == 0:
-        return []
-    loud = float(np.percentile(envelope, 95))
-    silent = envelope < max(loud * SILENCE_RATIO, 1e-4)
-    intervals = []
-    start = None
-    for index, is_silent in enumerate(np.append(silent, False)):
-        if is_silent and start is None:
-            start = index
-        elif not is_silent and start is not None:
-            if (index - start) * ENVELOPE_FRAME_MS >= MIN_SILENCE_MS:
-                intervals.append((start * ENVELOPE_FRAME_MS, index * ENVELOPE_FRAME_MS))
-            start = None
-    return intervals
-
-
 def _apply_silences(segments: list[Segment], envelope: np.ndarray) -> list[Segment]:
     """Mark stretches of audible silence inside phone segments as pauses.
 
     The last ``SOFT_ONSET_MS`` of each silence are left alone: soft onsets (a quiet ð, a breathy vowel) stay
     under the threshold for a while, and cutting them would open the mouth late.
     """
-    for silence_start, sound_start in _silent_intervals(envelope):
+    for silence_start, sound_start in quiet_stretches(envelope, SILENCE_RATIO, MIN_SILENCE_MS, floor=1e-4):
         silence_end = sound_start - SOFT_ONSET_MS
         result: list[Segment] = []
         for segment in segments:

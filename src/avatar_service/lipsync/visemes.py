@@ -41,6 +41,11 @@ modifiers (Unicode categories Lm, Mn, Sk: ʲ ʰ ʷ, nasal tildes after NFD) to t
 sentence edges are pauses. Any other letter-like symbol is treated as a lip-neutral consonant too, so no
 language's phones can fail; tests/lipsync/test_languages.py shows that ≥ 99 % of the phones espeak-ng makes
 for 20 languages are in the table or the list above.
+
+Recordings aligned with pocketsphinx come as ARPAbet (the CMU dictionary's phone set); ``ARPABET_TO_IPA`` turns
+each into the IPA phones above, so recorded and synthesized speech share this one table. Diphthongs become
+their two phones (the first takes 60 % of the time, as in Rhubarb Lip Sync); the affricates CH and JH keep the
+fricative part, the one the lips show.
 """
 
 import unicodedata
@@ -110,6 +115,18 @@ SILENT_TOKENS = frozenset("^$_")
 def has_rule(phone: str) -> bool:
     """Whether a phone is in the table or the lip-neutral list, rather than caught by the fallback."""
     return phone in _TABLE or phone in LIP_NEUTRAL
+
+
+ARPABET_TO_IPA: dict[str, tuple[str, ...]] = {
+    "AA": ("ɑ",), "AE": ("æ",), "AH": ("ʌ",), "AO": ("ɔ",), "AW": ("a", "ʊ"), "AY": ("a", "ɪ"),
+    "B": ("b",), "CH": ("ʃ",), "D": ("d",), "DH": ("ð",), "EH": ("ɛ",), "ER": ("ɝ",), "EY": ("e", "ɪ"),
+    "F": ("f",), "G": ("ɡ",), "HH": ("h",), "IH": ("ɪ",), "IY": ("i",), "JH": ("ʒ",), "K": ("k",),
+    "L": ("l",), "M": ("m",), "N": ("n",), "NG": ("ŋ",), "OW": ("o", "ʊ"), "OY": ("ɔ", "ɪ"), "P": ("p",),
+    "R": ("ɹ",), "S": ("s",), "SH": ("ʃ",), "T": ("t",), "TH": ("θ",), "UH": ("ʊ",), "UW": ("u",),
+    "V": ("v",), "W": ("w",), "Y": ("j",), "Z": ("z",), "ZH": ("ʒ",),
+}
+# Share of a diphthong's time given to its first phone.
+DIPHTHONG_SPLIT = 0.6
 
 
 def shape_of(phone: str) -> Shape:
