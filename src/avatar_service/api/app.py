@@ -41,8 +41,6 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
         settings, renderer, queue, static.find_web_dir(settings.web_dir),
         render_pool, stream.StreamSlots(settings.max_streams),
     )
-    queue = create_queue(settings, renderer)
-    app_services = Services(settings, renderer, queue, static.find_web_dir(settings.web_dir))
     lipsync_jobs = LipsyncJobs(settings)
 
     @asynccontextmanager
