@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from avatar_service.api.errors import error_response
+from avatar_service.api.errors import error_response, status_for
 from avatar_service.api.models import ErrorBody, Health, RenderAccepted, RenderJobStatus, RenderPendingError, Voices
 from avatar_service.api.services import Services, services
 from avatar_service.errors import UnknownVoice
@@ -40,17 +40,18 @@ async def render(body: RenderRequest, request: Request) -> Response:
         return _result_response(request, app, state)
     poll_url = _poll_url(request, state.render_id)
     if state.status is JobStatus.FAILED:
-        # Input only the pipeline can judge (e.g. text with nothing speakable) fails the job with an
-        # InvalidInput message, "<field>: <problem>": that is the client's error, not the server's.
-        field = _faulty_field(state.error or "")
+        # Input only the pipeline can judge (e.g. text with nothing speakable) fails with kind invalid_input:
+        # the client's error (422); a broken voice file or a crash is the server's (500).
+        failure = state.failure
         return error_response(
-            422 if field else 500,
-            f"render failed: {state.error}",
-            field,
+            status_for(failure.kind),
+            f"render failed: {failure.message}",
+            failure.field,
             render_id=state.render_id,
             status=state.status,
             poll_url=poll_url,
-            error=state.error,
+            error=failure.message,
+            error_kind=failure.kind,
         )
     return error_response(
         504,
@@ -91,7 +92,13 @@ async def get_render(request: Request, render_id: str = RENDER_ID_PATH) -> Respo
         return error_response(404, f"render_id: unknown render {render_id} (never submitted, or expired)", "render_id")
     if state.status is JobStatus.COMPLETED:
         return _result_response(request, app, state)
-    pending = RenderJobStatus(render_id=render_id, status=state.status, error=state.error)
+    failure = state.failure
+    pending = RenderJobStatus(
+        render_id=render_id,
+        status=state.status,
+        error=failure.message if failure else None,
+        error_kind=failure.kind if failure else None,
+    )
     return JSONResponse(pending.model_dump(mode="json"))
 
 
@@ -127,10 +134,6 @@ async def voices(request: Request) -> Voices:
 async def _submit(app: Services, body: RenderRequest) -> JobState:
     voice_id, render_id = app.renderer.resolve(body)  # UnknownVoice → 422 listing the installed voices
     return await app.queue.submit(body, render_id, voice_id)
-
-
-def _faulty_field(error: str) -> str | None:
-    return next((name for name in RenderRequest.model_fields if error.startswith(f"{name}: ")), None)
 
 
 def _result_response(request: Request, app: Services, state: JobState) -> Response:

@@ -3,22 +3,31 @@
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure
 from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
 
 
 @dataclass(frozen=True)
 class JobState:
-    """Where a render stands. ``record`` is set once completed; ``cached`` when it came from the cache."""
+    """Where a render stands. ``record`` is set once completed, ``failure`` once failed; ``cached`` when it came
+    from the cache."""
 
     render_id: str
     status: JobStatus
     record: RenderRecord | None = None
-    error: str | None = None
+    failure: JobFailure | None = None
     cached: bool = False
 
+    @property
+    def error(self) -> str | None:
+        """The failure's readable line (what pollers see as ``error``)."""
+        return self.failure.message if self.failure is not None else None
 
-class QueueUnavailable(Exception):
+
+class QueueUnavailable(AvatarServiceError):
     """The queue's backing store cannot be reached (the API answers 503)."""
+
+    kind = ErrorKind.UNAVAILABLE
 
 
 class RenderQueue(ABC):

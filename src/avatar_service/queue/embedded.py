@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from avatar_service.cache import ResultCache
 from avatar_service.config import Settings
-from avatar_service.errors import AvatarServiceError, RenderFailed
+from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure, RenderFailed
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.base import JobState, RenderQueue
 from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
@@ -32,11 +32,11 @@ class _Job:
     status: JobStatus = JobStatus.PENDING
     done: asyncio.Event = field(default_factory=asyncio.Event)
     record: RenderRecord | None = None
-    error: str | None = None
+    failure: JobFailure | None = None
     finished_at: float = 0.0
 
     def state(self) -> JobState:
-        return JobState(self.render_id, self.status, record=self.record, error=self.error)
+        return JobState(self.render_id, self.status, record=self.record, failure=self.failure)
 
 
 class EmbeddedQueue(RenderQueue):
@@ -89,7 +89,9 @@ class EmbeddedQueue(RenderQueue):
     async def wait(self, render_id: str, timeout: float) -> JobState:
         job = self._jobs.get(render_id)
         if job is None:
-            return await self.state(render_id) or JobState(render_id, JobStatus.FAILED, error="unknown render id")
+            return await self.state(render_id) or JobState(
+                render_id, JobStatus.FAILED, failure=JobFailure(ErrorKind.RENDER_FAILED, "unknown render id")
+            )
         try:
             await asyncio.wait_for(job.done.wait(), timeout)
         except TimeoutError:
@@ -106,11 +108,11 @@ class EmbeddedQueue(RenderQueue):
         loop = asyncio.get_running_loop()
         try:
             job.record = await loop.run_in_executor(self._pool, self._render, job, request)
-        except Exception as error:  # every failure becomes a readable job error; the service stays up
-            job.error = _describe(error)
+        except Exception as error:  # every failure becomes a typed job failure; the service stays up
+            job.failure = JobFailure.from_exception(error)
             job.status = JobStatus.FAILED
             unexpected = not isinstance(error, AvatarServiceError)
-            _LOGGER.error("render %s failed: %s", job.render_id, job.error, exc_info=unexpected)
+            _LOGGER.error("render %s failed: %s", job.render_id, job.failure.message, exc_info=unexpected)
         else:
             job.status = JobStatus.COMPLETED
             # Served from the cache from now on; waiters still hold the job object.
@@ -151,9 +153,3 @@ class EmbeddedQueue(RenderQueue):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-
-def _describe(error: Exception) -> str:
-    """A one-line message for clients; tracebacks stay in the server log."""
-    if isinstance(error, AvatarServiceError):
-        return str(error)
-    return f"internal error while rendering ({type(error).__name__}); see the server log"

@@ -9,11 +9,13 @@ resubmit clears it, so one bad moment never blocks a content hash for long (fiel
 import logging
 import time
 
-from arq.constants import in_progress_key_prefix, result_key_prefix
-from arq.jobs import deserialize_result
+from arq.constants import result_key_prefix
+from arq.jobs import Job
+from arq.jobs import JobStatus as ArqJobStatus
 
 from avatar_service.config import Settings
 from avatar_service.queue import connections
+from avatar_service.errors import ErrorKind, JobFailure
 from avatar_service.queue.base import JobState, RenderQueue
 from avatar_service.queue.connections import (
     DONE_CHANNEL_PREFIX,
@@ -28,9 +30,16 @@ _LOGGER = logging.getLogger(__name__)
 # Fallback re-check while waiting, in case a "done" message is missed (e.g. across a reconnect) or the job
 # ended in a way arq reports without running our hooks (expired, too many tries).
 WAIT_RECHECK_S = 1.0
-LOST_JOB_ERROR = (
-    "the job is no longer in Valkey (was Valkey restarted without persistence?); submit the request again"
+LOST_JOB = JobFailure(
+    ErrorKind.RENDER_FAILED,
+    "the job is no longer in Valkey (was Valkey restarted without persistence?); submit the request again",
 )
+# What arq's public job status means for a render that has no record yet.
+_PENDING_STATUSES = {
+    ArqJobStatus.queued: JobStatus.PENDING,
+    ArqJobStatus.deferred: JobStatus.PENDING,
+    ArqJobStatus.in_progress: JobStatus.PROCESSING,
+}
 
 
 class ValkeyQueue(RenderQueue):
@@ -72,24 +81,19 @@ class ValkeyQueue(RenderQueue):
 
     async def state(self, render_id: str) -> JobState | None:
         async with connections.unavailable_on_outage(self._settings):
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.get(RECORD_KEY_PREFIX + render_id)
-                pipe.get(result_key_prefix + render_id)
-                pipe.exists(in_progress_key_prefix + render_id)
-                pipe.zscore(QUEUE_NAME, render_id)
-                record_json, result, running, score = await pipe.execute()
-        if record_json is not None:
-            record = RenderRecord.model_validate_json(record_json)
-            return JobState(render_id, JobStatus.COMPLETED, record=record)
-        if result is not None:
-            outcome = deserialize_result(result, deserializer=connections.loads)
-            if not outcome.success:
-                return JobState(render_id, JobStatus.FAILED, error=str(outcome.result))
-        if running:
-            return JobState(render_id, JobStatus.PROCESSING)
-        if score is not None:
-            return JobState(render_id, JobStatus.PENDING)
-        return None
+            record_json = await self._redis.get(RECORD_KEY_PREFIX + render_id)
+            if record_json is not None:
+                record = RenderRecord.model_validate_json(record_json)
+                return JobState(render_id, JobStatus.COMPLETED, record=record)
+            # arq's public Job API, not its key layout: status first, then the failure it kept.
+            job = Job(render_id, self._redis, _queue_name=QUEUE_NAME, _deserializer=connections.loads)
+            status = await job.status()
+            if status is ArqJobStatus.complete:
+                outcome = await job.result_info()
+                if outcome is not None and not outcome.success:
+                    return JobState(render_id, JobStatus.FAILED, failure=JobFailure.from_dict(outcome.result))
+                return None  # a success whose record expired or was evicted: resubmitting renders it again
+        return JobState(render_id, _PENDING_STATUSES[status]) if status in _PENDING_STATUSES else None
 
     async def wait(self, render_id: str, timeout: float) -> JobState:
         deadline = time.monotonic() + timeout
@@ -100,7 +104,7 @@ class ValkeyQueue(RenderQueue):
                 while True:
                     state = await self.state(render_id)
                     if state is None:
-                        return JobState(render_id, JobStatus.FAILED, error=LOST_JOB_ERROR)
+                        return JobState(render_id, JobStatus.FAILED, failure=LOST_JOB)
                     if state.status in (JobStatus.COMPLETED, JobStatus.FAILED):
                         return state
                     remaining = deadline - time.monotonic()
