@@ -46,7 +46,7 @@ def test_async_render_then_poll_to_completion(live):
     first_poll = live.client.get(body["poll_url"]).json()
     assert first_poll["render_id"] == body["render_id"]
     if first_poll["status"] != "completed":
-        assert set(first_poll) == {"render_id", "status", "error"} and first_poll["error"] is None
+        assert set(first_poll) == {"render_id", "status", "error", "error_kind"} and first_poll["error"] is None
 
     done = live.poll_until_done(body["poll_url"])
     assert done["status"] == "completed", done
