@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from enum import StrEnum
 from typing import Literal
 
@@ -13,6 +14,9 @@ from avatar_service.errors import InvalidInput
 MAX_TEXT_CHARS = 5000
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0
+# Unicode's control characters (category Cc: U+0000-001F, U+007F-009F) except tab, LF and CR, which read as
+# pauses, and lone surrogates (category Cs: U+D800-DFFF) cannot be spoken; espeak-ng refuses NUL outright.
+UNSPEAKABLE_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Viseme = Literal["REST", "AA", "EE", "OH", "OO", "FF", "TH"]
 VISEMES: tuple[str, ...] = ("REST", "AA", "EE", "OH", "OO", "FF", "TH")
@@ -36,6 +40,12 @@ class RenderRequest(BaseModel):
     def _text_has_content(cls, text: str) -> str:
         if not text.strip():
             raise ValueError(f"text must contain 1-{MAX_TEXT_CHARS} non-blank characters")
+        control = UNSPEAKABLE_CONTROL.search(text)
+        if control is not None:
+            raise ValueError(
+                f"contains the control character U+{ord(control.group()):04X} at position {control.start()}; "
+                "only tab, line feed and carriage return are allowed"
+            )
         return text
 
 
@@ -52,7 +62,7 @@ def parse_request(**fields: object) -> RenderRequest:
 def describe_limit(field: str, message: str) -> str:
     """Pydantic's message plus the field's documented limit, so every error names both."""
     limits = {
-        "text": f"must be 1-{MAX_TEXT_CHARS} characters and not blank",
+        "text": f"must be 1-{MAX_TEXT_CHARS} characters, not blank, no control characters but tab/LF/CR",
         "speed": f"must be between {MIN_SPEED} and {MAX_SPEED}",
     }
     limit = limits.get(field)

@@ -34,6 +34,10 @@ def assert_error(response, status: int, field: str | None, *fragments: str) -> d
         ({"speed": 1.0}, "text", ["required"]),
         ({"text": "Hi.", "colour": "red"}, "colour", ["text, voice_id, speed"]),
         ([1, 2], "body", ["JSON object"]),
+        # espeak-ng raises on NUL (it was a 500); every control character but tab/LF/CR is refused by name.
+        ({"text": "Hello\u0000world."}, "text", ["U+0000", "position 5"]),
+        ({"text": "\u001b[31mred"}, "text", ["U+001B", "tab, line feed and carriage return"]),
+        ({"text": "next\u0085line"}, "text", ["U+0085"]),
     ],
 )
 @pytest.mark.parametrize("path", ["/v1/avatar/render", "/v1/avatar/render_async"])
@@ -55,6 +59,31 @@ def test_text_with_nothing_speakable_is_422_and_a_failed_job(live):
     body = assert_error(sync, 422, "text", "nothing speakable")
     assert body["status"] == "failed"
     assert polled["status"] == "failed" and polled["error"].startswith("text: nothing speakable")
+
+
+def test_a_lone_surrogate_in_text_is_422(live):
+    # Valid JSON, but not a Unicode string: it would fail when hashed or spoken.
+    response = live.client.post(
+        "/v1/avatar/render", content=b'{"text": "half \\ud800 a pair"}', headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 422, "text", "unicode")
+
+
+def test_whitespace_controls_are_spoken_as_pauses(live):
+    response = live.render("One line.\tA tab.\r\nAnother line.")
+    assert response.status_code == 200, response.text
+    assert response.json()["duration_ms"] > 1000
+
+
+def test_work_past_the_phoneme_cap_is_422_before_any_synthesis(start_server, make_settings):
+    server = start_server(make_settings(max_phonemes_per_request=500))
+    # 400 characters of family emoji: espeak-ng reads each by its name, ~1,150 phonemes.
+    emoji = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466" * 57
+    for path in ("/v1/avatar/render", "/v1/avatar/render_async"):
+        body = assert_error(server.client.post(path, json={"text": emoji}), 422, "text", "MAX_PHONEMES_PER_REQUEST")
+        assert "over the limit of 500" in body["detail"]
+    assert server.queue.jobs_created == 0  # refused before anything was queued
+    assert server.render("Short text fits.").status_code == 200
 
 
 def test_malformed_json_is_422(live):

@@ -18,6 +18,7 @@ from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.factory import create_queue
+from avatar_service.workload import PhonemeBudget
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,7 +32,10 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     settings = settings or Settings()
     renderer = renderer or Renderer(settings)
     queue = create_queue(settings, renderer)
-    app_services = Services(settings, renderer, queue, static.find_web_dir(settings.web_dir))
+    app_services = Services(
+        settings, renderer, queue, static.find_web_dir(settings.web_dir),
+        PhonemeBudget(settings.max_phonemes_per_request),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,5 +1,7 @@
 """The render API: sync and async renders, polling, health and voices."""
 
+import asyncio
+
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -133,6 +135,10 @@ async def voices(request: Request) -> Voices:
 
 async def _submit(app: Services, body: RenderRequest) -> JobState:
     voice_id, render_id = app.renderer.resolve(body)  # UnknownVoice → 422 listing the installed voices
+    known = await app.queue.state(render_id)
+    if known is None or known.status is JobStatus.FAILED:
+        # New work: count its phonemes before anything is queued (a cached or running render passed already).
+        await asyncio.to_thread(app.budget.check, app.renderer.catalog.get(voice_id), body.text)
     return await app.queue.submit(body, render_id, voice_id)
 
 
