@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     audio_base_url: str | None = None
     sync_timeout_seconds: float = 60.0
     max_concurrent_requests: int = 10
+    # Limits on what one connection may send (api/connections.py, api/limits.py). The body bound fits the
+    # largest valid request: 5000 astral characters escaped as JSON surrogate pairs are 60,000 bytes.
+    max_header_bytes: int = Field(default=16384, ge=1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
     cache_ttl_seconds: int = 7 * 24 * 3600
     # Renders that run at once in this process (embedded queue) and onnxruntime threads per render: one
     # thread per render and one render per core uses the machine best (see tts/engine.py).

