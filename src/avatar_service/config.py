@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     valkey_db: int = 0
     valkey_password: str | None = None
     job_timeout_seconds: int = 120
+    # Render jobs queued or running (per API process when embedded, across the fleet with Valkey); a new
+    # render past it answers 503 + Retry-After instead of queueing work no client will wait for.
+    max_pending_jobs: int = Field(default=50, ge=1)
     # Work one request may ask for, checked before synthesis (workload.py): ~20 phonemes per second of
     # speech, so 8000 is ~6.5 minutes; 5000 characters of English prose are ~5700 phonemes.
     max_phonemes_per_request: int = Field(default=8000, ge=1)

@@ -3,7 +3,7 @@
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure
+from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure, Overloaded
 from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
 
 
@@ -30,6 +30,18 @@ class QueueUnavailable(AvatarServiceError):
     kind = ErrorKind.UNAVAILABLE
 
 
+# Seconds a client should wait when the queue is full: about one render's time.
+QUEUE_FULL_RETRY_AFTER_S = 5
+
+
+def queue_full(pending: int, limit: int) -> Overloaded:
+    return Overloaded(
+        f"render queue full: {pending} jobs pending (MAX_PENDING_JOBS={limit}); "
+        f"retry after {QUEUE_FULL_RETRY_AFTER_S} s",
+        QUEUE_FULL_RETRY_AFTER_S,
+    )
+
+
 class RenderQueue(ABC):
     kind: str
 
@@ -41,7 +53,8 @@ class RenderQueue(ABC):
 
     @abstractmethod
     async def submit(self, request: RenderRequest, render_id: str, voice_id: str) -> JobState:
-        """Return the cached result, the job already under way for ``render_id``, or a new pending job."""
+        """Return the cached result, the job already under way for ``render_id``, or a new pending job;
+        raises Overloaded when a new job would exceed MAX_PENDING_JOBS."""
 
     @abstractmethod
     async def state(self, render_id: str) -> JobState | None:

@@ -15,7 +15,7 @@ from avatar_service.cache import ResultCache
 from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure, RenderFailed
 from avatar_service.pipeline import Renderer
-from avatar_service.queue.base import JobState, RenderQueue
+from avatar_service.queue.base import JobState, RenderQueue, queue_full
 from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,6 +72,9 @@ class EmbeddedQueue(RenderQueue):
         if record is not None:
             return JobState(render_id, JobStatus.COMPLETED, record=record, cached=True)
         self._forget_old_failures()
+        pending = await self.pending_jobs()
+        if pending >= self._settings.max_pending_jobs:
+            raise queue_full(pending, self._settings.max_pending_jobs)
         job = _Job(render_id)
         self._jobs[render_id] = job  # replaces a failed job: resubmitting retries
         self.jobs_created += 1

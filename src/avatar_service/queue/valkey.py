@@ -16,7 +16,7 @@ from arq.jobs import JobStatus as ArqJobStatus
 from avatar_service.config import Settings
 from avatar_service.queue import connections
 from avatar_service.errors import ErrorKind, JobFailure
-from avatar_service.queue.base import JobState, RenderQueue
+from avatar_service.queue.base import JobState, RenderQueue, queue_full
 from avatar_service.queue.connections import (
     DONE_CHANNEL_PREFIX,
     QUEUE_NAME,
@@ -67,6 +67,9 @@ class ValkeyQueue(RenderQueue):
         if state is not None and state.status in (JobStatus.PENDING, JobStatus.PROCESSING):
             return state
         async with connections.unavailable_on_outage(self._settings):
+            pending = await self._redis.zcard(QUEUE_NAME)
+            if pending >= self._settings.max_pending_jobs:
+                raise queue_full(pending, self._settings.max_pending_jobs)
             # A failure (or a result whose record Valkey evicted) would make arq refuse the job id: clear it,
             # so a resubmit retries at once instead of serving the failure until it expires.
             await self._redis.delete(result_key_prefix + render_id)
