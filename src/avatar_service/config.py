@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024)
     body_timeout_seconds: float = Field(default=10.0, gt=0)
     cache_ttl_seconds: int = 7 * 24 * 3600
+    # Below this much free space in DATA_DIR, /health answers "degraded" (renders would fail to write).
+    min_free_disk_mb: float = Field(default=64.0, ge=0)
     # Renders that run at once in this process (embedded queue) and onnxruntime threads per render: one
     # thread per render and one render per core uses the machine best (see tts/engine.py).
     render_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     valkey_db: int = 0
     valkey_password: str | None = None
     job_timeout_seconds: int = 120
+    # Valkey mode: a running job's lease, renewed every third of it while its worker lives; a killed
+    # worker's job is re-run by another worker this long after the last renewal (queue/worker.py).
+    job_lease_seconds: float = Field(default=10.0, ge=1.0)
     # Render jobs queued or running (per API process when embedded, across the fleet with Valkey); a new
     # render past it answers 503 + Retry-After instead of queueing work no client will wait for.
     max_pending_jobs: int = Field(default=50, ge=1)

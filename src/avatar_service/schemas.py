@@ -118,6 +118,10 @@ class RenderRecord(BaseModel):
     eye_events: list[EyeEvent]
     processing_time_ms: int
     created_at: float
+    # The audio file as this run wrote it (set by the queue when it stores the record; see cache.py): a
+    # record whose file is missing, truncated or from another run is a cache miss, never a dead audio_url.
+    audio_size: int | None = None
+    audio_sha256: str | None = None
 
 
 class JobStatus(StrEnum):

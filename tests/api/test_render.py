@@ -131,6 +131,7 @@ def test_health_counts_pending_jobs(start_server, make_settings):
     server = start_server(make_settings(render_workers=1))
     assert server.client.get("/health").json() == {
         "status": "ok",
+        "reason": None,
         "queue": "embedded",
         "valkey_connected": False,
         "pending_jobs": 0,

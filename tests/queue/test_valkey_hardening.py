@@ -1,6 +1,9 @@
 """Scale-out mode under stress, on a real Valkey with real `serve` and `worker` processes: the pending-job cap,
 a SIGKILLed worker's job re-run by another worker, and typed failures crossing the queue."""
 
+import signal
+import time
+
 import httpx
 import pytest
 from support.services import service_env, start_api, start_worker, wait_until
@@ -30,3 +33,59 @@ def test_new_renders_past_max_pending_jobs_are_503_with_retry_after(valkey, tmp_
             worker.kill()
     finally:
         api.kill()
+
+
+LONG_TEXT = (
+    "A worker is killed in the middle of this render, without any warning at all. Another worker notices that "
+    "the lease is no longer renewed, takes the job over, and renders it from the start, so the client who "
+    "asked for it still gets the finished result a few seconds later, and nothing that was accepted is lost."
+)
+
+
+def test_a_sigkilled_workers_job_completes_on_another_worker_within_30_s(valkey, tmp_path):
+    env = service_env(valkey, tmp_path / "data", db=4)
+    api, base_url = start_api(env, tmp_path / "api.log")
+    doomed = start_worker(env, tmp_path / "doomed.log")
+    survivor = None
+    try:
+        accepted = httpx.post(base_url + "/v1/avatar/render_async", json={"text": LONG_TEXT}).json()
+        render_id = accepted["render_id"]
+        wait_until(lambda: f"{render_id}:render(" in doomed.log(), timeout=30, what="the first worker to start")
+        survivor = start_worker(env, tmp_path / "survivor.log")
+        assert httpx.get(accepted["poll_url"]).json()["status"] == "processing"  # still leased by the first
+
+        doomed.kill(signal.SIGKILL)
+        killed_at = time.monotonic()
+        done = wait_until(
+            lambda: (body := httpx.get(accepted["poll_url"]).json())["status"] in ("completed", "failed") and body,
+            timeout=30, what="the job to complete on the surviving worker", interval=0.1,
+        )
+        recovery_s = time.monotonic() - killed_at
+        assert done["status"] == "completed", done
+        assert f"{render_id}:render(" in survivor.log()
+        assert recovery_s < 30
+        assert httpx.get(done["audio_url"]).status_code == 200
+    finally:
+        for process in (survivor, doomed, api):
+            if process is not None:
+                process.kill()
+
+
+def test_a_healthy_long_job_is_not_started_twice(valkey, tmp_path):
+    # A 1 s lease, shorter than every render here: only the heartbeat keeps each job with its worker.
+    env = service_env(valkey, tmp_path / "data", db=5, RENDER_WORKERS="1", JOB_LEASE_SECONDS="1")
+    api, base_url = start_api(env, tmp_path / "api.log")
+    workers = [start_worker(env, tmp_path / f"worker-{n}.log") for n in range(2)]
+    try:
+        texts = [LONG_TEXT + f" Copy number {n}." for n in range(2)]
+        accepted = [httpx.post(base_url + "/v1/avatar/render_async", json={"text": t}).json() for t in texts]
+        for job in accepted:
+            wait_until(lambda url=job["poll_url"]: httpx.get(url).json()["status"] == "completed",
+                       timeout=120, what=job["poll_url"])
+        for job in accepted:
+            starts = sum(worker.log().count(f"{job['render_id']}:render(") for worker in workers)
+            assert starts == 1, job["render_id"]
+        assert all("try=2" not in worker.log() for worker in workers)
+    finally:
+        for process in (*workers, api):
+            process.kill()

@@ -41,7 +41,10 @@ class RenderJobStatus(BaseModel):
 
 
 class Health(BaseModel):
+    """``reason`` says why the status is ``degraded`` (queue store down, disk full)."""
+
     status: Literal["ok", "degraded"]
+    reason: str | None = None
     queue: Literal["embedded", "valkey"]
     valkey_connected: bool
     pending_jobs: int | None

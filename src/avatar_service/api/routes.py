@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from avatar_service.api.errors import error_response, status_for
 from avatar_service.api.models import ErrorBody, Health, RenderAccepted, RenderJobStatus, RenderPendingError, Voices
 from avatar_service.api.services import Services, services
+from avatar_service.cache import storage_problem
 from avatar_service.errors import UnknownVoice
 from avatar_service.queue.base import JobState, QueueUnavailable
 from avatar_service.schemas import JobStatus, RenderRequest, RenderResult
@@ -104,16 +105,22 @@ async def get_render(request: Request, render_id: str = RENDER_ID_PATH) -> Respo
     return JSONResponse(pending.model_dump(mode="json"))
 
 
-@router.get("/health", response_model=Health, summary="Liveness and queue state (always 200)")
+@router.get("/health", response_model=Health, summary="Liveness, queue and disk state (always 200)")
 async def health(request: Request) -> Health:
-    queue = services(request).queue
+    app = services(request)
+    queue = app.queue
     try:
         connected = await queue.connected()
         pending = await queue.pending_jobs() if connected else None
     except QueueUnavailable:
         connected, pending = False, None
+    reasons = [] if connected else ["render queue unreachable"]
+    disk = await asyncio.to_thread(storage_problem, app.settings.data_dir, app.settings.min_free_disk_mb * 1e6)
+    if disk is not None:
+        reasons.append(disk)
     return Health(
-        status="ok" if connected else "degraded",
+        status="degraded" if reasons else "ok",
+        reason="; ".join(reasons) or None,
         queue=queue.kind,
         valkey_connected=queue.kind == "valkey" and connected,
         pending_jobs=pending,

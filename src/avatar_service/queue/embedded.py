@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from avatar_service.cache import ResultCache
+from avatar_service.cache import ResultCache, with_audio_digest
 from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure, RenderFailed
 from avatar_service.pipeline import Renderer
@@ -128,10 +128,15 @@ class EmbeddedQueue(RenderQueue):
     def _render(self, job: _Job, request: RenderRequest) -> RenderRecord:
         """Runs on a pool thread: synthesize, write the audio, then the cache record."""
         job.status = JobStatus.PROCESSING
-        record = self._renderer.render(request, audio_dir=self._settings.audio_dir)
-        if record.render_id != job.render_id:
-            raise RenderFailed(f"the pipeline named the render {record.render_id}, the API expected {job.render_id}")
-        self.cache.put(record)
+        try:
+            record = self._renderer.render(request, audio_dir=self._settings.audio_dir)
+            if record.render_id != job.render_id:
+                raise RenderFailed(f"the pipeline named the render {record.render_id}, the API expected {job.render_id}")
+            # One job per render id at a time here, so the audio just written is this run's: its digest goes in.
+            record = with_audio_digest(record, self._settings.audio_dir)
+            self.cache.put(record)
+        except OSError as error:  # a full or read-only DATA_DIR: the server's fault, said plainly
+            raise RenderFailed(f"could not write the render to DATA_DIR ({error.strerror or error})") from error
         return record
 
     def _forget_old_failures(self) -> None:

@@ -13,6 +13,7 @@ from arq.constants import result_key_prefix
 from arq.jobs import Job
 from arq.jobs import JobStatus as ArqJobStatus
 
+from avatar_service.cache import audio_problem
 from avatar_service.config import Settings
 from avatar_service.queue import connections
 from avatar_service.errors import ErrorKind, JobFailure
@@ -86,8 +87,10 @@ class ValkeyQueue(RenderQueue):
         async with connections.unavailable_on_outage(self._settings):
             record_json = await self._redis.get(RECORD_KEY_PREFIX + render_id)
             if record_json is not None:
-                record = RenderRecord.model_validate_json(record_json)
-                return JobState(render_id, JobStatus.COMPLETED, record=record)
+                record = self._sound_record(render_id, record_json)
+                if record is not None:
+                    return JobState(render_id, JobStatus.COMPLETED, record=record)
+                await self._redis.delete(RECORD_KEY_PREFIX + render_id)  # a miss: resubmitting renders again
             # arq's public Job API, not its key layout: status first, then the failure it kept.
             job = Job(render_id, self._redis, _queue_name=QUEUE_NAME, _deserializer=connections.loads)
             status = await job.status()
@@ -97,6 +100,19 @@ class ValkeyQueue(RenderQueue):
                     return JobState(render_id, JobStatus.FAILED, failure=JobFailure.from_dict(outcome.result))
                 return None  # a success whose record expired or was evicted: resubmitting renders it again
         return JobState(render_id, _PENDING_STATUSES[status]) if status in _PENDING_STATUSES else None
+
+    def _sound_record(self, render_id: str, record_json: bytes) -> RenderRecord | None:
+        """The stored record if it parses and its audio file is there at its recorded size (one stat)."""
+        try:
+            record = RenderRecord.model_validate_json(record_json)
+        except ValueError as error:
+            _LOGGER.warning("dropping unreadable record %s: %s", render_id, error)
+            return None
+        problem = audio_problem(record, self._settings.audio_dir, check_hash=False)
+        if problem is not None:
+            _LOGGER.warning("dropping record %s: %s", render_id, problem)
+            return None
+        return record
 
     async def wait(self, render_id: str, timeout: float) -> JobState:
         deadline = time.monotonic() + timeout
