@@ -2,7 +2,8 @@
 
 No servers needed. Piper is CPU-bound but releases the GIL in onnxruntime, so RENDER_WORKERS threads render
 in parallel while the event loop keeps answering. One render id is one job: identical requests arriving while
-it runs wait on the same job instead of synthesizing again.
+it runs wait on the same job instead of synthesizing again. Accepted jobs are journaled under DATA_DIR
+(journal.py) and resumed after a restart, so a crash loses none.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure, RenderFailed
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.base import JobState, RenderQueue, queue_full
+from avatar_service.queue.journal import JobJournal
 from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class EmbeddedQueue(RenderQueue):
         self._settings = settings
         self._renderer = renderer
         self.cache = ResultCache(settings.data_dir / "results", settings.audio_dir, settings.cache_ttl_seconds)
+        self.journal = JobJournal(settings.data_dir / "journal")
         self._pool = ThreadPoolExecutor(max_workers=max(1, settings.render_workers), thread_name_prefix="render")
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -54,6 +57,7 @@ class EmbeddedQueue(RenderQueue):
 
     async def start(self) -> None:
         await asyncio.to_thread(self.cache.load)
+        await self._resume_journaled_jobs()
         interval = min(float(self._settings.cache_ttl_seconds), MAX_PURGE_INTERVAL_S)
         self._spawn(self._purge_periodically(max(interval, 1.0)))
 
@@ -75,12 +79,38 @@ class EmbeddedQueue(RenderQueue):
         pending = await self.pending_jobs()
         if pending >= self._settings.max_pending_jobs:
             raise queue_full(pending, self._settings.max_pending_jobs)
+        # The voice this API resolved, so a default-voice change can't make the record's id differ from the job's.
+        job_request = request.model_copy(update={"voice_id": voice_id})
+        # Registered before the journal write, so identical requests arriving meanwhile join this job.
+        job = self._new_job(render_id)
+        try:
+            await asyncio.to_thread(self.journal.add, render_id, job_request)
+        except OSError as error:  # not durable, so not accepted
+            failure = RenderFailed(f"could not journal the job in DATA_DIR ({error.strerror or error})")
+            job.failure, job.status = JobFailure.from_exception(failure), JobStatus.FAILED
+            job.finished_at = time.monotonic()
+            job.done.set()
+            raise failure from error
+        self._spawn(self._run(job, job_request))
+        return job.state()
+
+    def _new_job(self, render_id: str) -> _Job:
         job = _Job(render_id)
         self._jobs[render_id] = job  # replaces a failed job: resubmitting retries
         self.jobs_created += 1
-        # The voice this API resolved, so a default-voice change can't make the record's id differ from the job's.
-        self._spawn(self._run(job, request.model_copy(update={"voice_id": voice_id})))
-        return job.state()
+        return job
+
+    async def _resume_journaled_jobs(self) -> None:
+        entries = await asyncio.to_thread(self.journal.entries)
+        resumed = 0
+        for render_id, job_request in entries:
+            if render_id in self._jobs or self.cache.get(render_id) is not None:
+                await asyncio.to_thread(self.journal.remove, render_id)  # finished just before the stop
+                continue
+            self._spawn(self._run(self._new_job(render_id), job_request))
+            resumed += 1
+        if resumed:
+            _LOGGER.info("resumed %d render jobs accepted before the last stop", resumed)
 
     async def state(self, render_id: str) -> JobState | None:
         job = self._jobs.get(render_id)
@@ -116,7 +146,9 @@ class EmbeddedQueue(RenderQueue):
             job.status = JobStatus.FAILED
             unexpected = not isinstance(error, AvatarServiceError)
             _LOGGER.error("render %s failed: %s", job.render_id, job.failure.message, exc_info=unexpected)
+            self.journal.remove(job.render_id)  # ended: pollers see the failure; resubmitting retries
         else:
+            self.journal.remove(job.render_id)  # one unlink; a shutdown's cancel skips it and keeps the job
             job.status = JobStatus.COMPLETED
             # Served from the cache from now on; waiters still hold the job object.
             if self._jobs.get(job.render_id) is job:
