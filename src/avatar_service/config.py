@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     render_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     onnx_threads: int = Field(default=1, ge=0)
     cors_origins: str = ""
+    # Access (api/access.py), all optional: API keys (comma-separated, and/or a file with one a line), rate
+    # limits in the `limits` notation ("60/minute"), and the Host names the API answers to.
+    api_keys: str = ""
+    api_keys_file: Path | None = None
+    rate_limit_per_key: str = ""
+    rate_limit_per_ip: str = ""
+    trusted_hosts: str = ""
     log_level: str = "INFO"
 
     # "auto" uses Valkey when VALKEY_HOST is set, the embedded in-process queue otherwise.

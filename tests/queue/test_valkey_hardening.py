@@ -89,3 +89,16 @@ def test_a_healthy_long_job_is_not_started_twice(valkey, tmp_path):
     finally:
         for process in (*workers, api):
             process.kill()
+
+
+def test_rate_limits_are_shared_by_api_instances_through_valkey(valkey, tmp_path):
+    env = service_env(valkey, tmp_path / "data", db=6, RATE_LIMIT_PER_IP="3/minute")
+    started = [start_api(env, tmp_path / f"api-{n}.log") for n in range(2)]
+    try:
+        urls = [base_url + "/v1/voices" for _, base_url in started]
+        answers = [httpx.get(urls[n % 2]).status_code for n in range(4)]  # alternating instances
+        assert answers == [200, 200, 200, 429]
+        assert valkey.client(db=6).keys("LIMITS*")  # the count lives in Valkey, not in either process
+    finally:
+        for process, _ in started:
+            process.kill()

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from avatar_service import __version__
 from avatar_service.api import routes, static
+from avatar_service.api.access import AccessControl
 from avatar_service.api.errors import install_error_handlers
 from avatar_service.api.limits import BodyLimit, InFlightLimit
 from avatar_service.api.services import Services
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
         # Last, so the API routes win; serves the player's modules and the packs at /avatars/<id>/...
         app.mount("/", StaticFiles(directory=app_services.web_dir), name="web")
     app.add_middleware(InFlightLimit, limit=settings.max_concurrent_requests)
+    # Outside InFlightLimit: refused callers never take a slot.
+    app.add_middleware(AccessControl, settings=settings)
     # Outside InFlightLimit: a request counts as in flight only once its body has arrived.
     app.add_middleware(
         BodyLimit, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_seconds
