@@ -31,7 +31,12 @@ class RenderRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    # The pattern documents the control-character rule in the OpenAPI schema; _text_has_content enforces it.
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        json_schema_extra={"pattern": "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"},
+    )
     voice_id: str | None = Field(default=None, max_length=200)
     speed: float = Field(default=1.0, ge=MIN_SPEED, le=MAX_SPEED)
 

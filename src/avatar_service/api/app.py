@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from avatar_service import __version__
 from avatar_service.api import routes, static
@@ -59,7 +58,7 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     app.include_router(static.router)
     if app_services.web_dir is not None:
         # Last, so the API routes win; serves the player's modules and the packs at /avatars/<id>/...
-        app.mount("/", StaticFiles(directory=app_services.web_dir), name="web")
+        app.mount("/", static.WebFiles(directory=app_services.web_dir), name="web")
     app.add_middleware(InFlightLimit, limit=settings.max_concurrent_requests)
     # Outside InFlightLimit: refused callers never take a slot.
     app.add_middleware(AccessControl, settings=settings)

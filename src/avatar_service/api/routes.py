@@ -17,7 +17,10 @@ from avatar_service.schemas import JobStatus, RenderRequest, RenderResult
 RENDER_ID_PATTERN = r"^[0-9a-f]{32}$"
 RENDER_ID_PATH = Path(pattern=RENDER_ID_PATTERN, description="32 lowercase hex digits (a content hash)")
 
-INVALID = {422: {"model": ErrorBody, "description": "a field is outside its limits, or the JSON is malformed"}}
+INVALID = {
+    400: {"model": ErrorBody, "description": "the body cannot be parsed at all, or Host is not in TRUSTED_HOSTS"},
+    422: {"model": ErrorBody, "description": "a field is outside its limits, or the JSON is malformed"},
+}
 BUSY = {503: {"model": ErrorBody, "description": "too many requests in flight, or the queue is down (Retry-After)"}}
 
 router = APIRouter()
