@@ -2,9 +2,9 @@
 
 Crash safety comes from arq's lease: a job stays in the queue while it runs, guarded by an in-progress key;
 if the worker dies, the key lapses and another worker runs the job again. arq sets that key to expire
-JOB_TIMEOUT_SECONDS + 12 s after the start, so a killed worker's job used to wait ~2 minutes. Here a
-heartbeat keeps it at JOB_LEASE_SECONDS and renews it every third of that while the worker lives, so a dead
-worker's job is re-run within ~JOB_LEASE_SECONDS (recipe and figures: docs/deploy.md, "Crash recovery").
+JOB_TIMEOUT_SECONDS + 12 s after the start, so a killed worker's job used to wait ~2 minutes. Here jobs are
+claimed with a JOB_LEASE_SECONDS lease and a heartbeat renews it every third of that while the worker lives,
+so a dead worker's job is re-run within ~JOB_LEASE_SECONDS (recipe and figures: docs/deploy.md, "Crash recovery").
 Re-running is safe because a render is named by its content hash, and the record is written after the audio
 with the audio's size and hash, so a record always describes the audio beside it (cache.py checks it).
 """
@@ -116,7 +116,7 @@ async def _store_record(redis, settings: Settings, record: RenderRecord) -> None
 
 
 async def _renew_lease(redis, lease_key: str, lease_s: float) -> None:
-    """Shorten the job's lease from arq's JOB_TIMEOUT_SECONDS + 12 s to ``lease_s``; renew it while we live."""
+    """Keep the job's lease at ``lease_s`` from now, renewed every third of it while this worker lives."""
     while True:
         try:
             # PEXPIRE on a key that is gone (job finished) does nothing, so this never resurrects a lease.
@@ -148,7 +148,7 @@ def _audio_files(audio_dir: Path) -> list[Path]:
 
 
 def create_worker(settings: Settings, renderer: object, *, burst: bool = False) -> Worker:
-    return Worker(
+    worker = Worker(
         functions=[func(render, name=RENDER_FUNCTION)],
         # arq gives each cron run a unique job id, so one worker in the fleet does the hourly sweep.
         cron_jobs=[cron(remove_expired_audio, minute=17, second=0, unique=True)],
@@ -158,7 +158,6 @@ def create_worker(settings: Settings, renderer: object, *, burst: bool = False) 
         ctx={"settings": settings, "renderer": renderer},
         after_job_end=announce_job_end,
         max_jobs=settings.render_workers,
-        # arq's initial lease is this + 10 s; the heartbeat shortens it to JOB_LEASE_SECONDS once the job starts.
         job_timeout=settings.job_timeout_seconds + TIMEOUT_GRACE_S,
         max_tries=MAX_TRIES,
         keep_result=FAILED_RESULT_TTL_S,
@@ -169,6 +168,10 @@ def create_worker(settings: Settings, renderer: object, *, burst: bool = False) 
         # serve() installs the signal handlers once, for all the Worker instances its reconnect loop makes.
         handle_signals=False,
     )
+    # The lease a job is claimed with (arq: job timeout + 10 s). Short from the first moment, so a worker
+    # killed before its job's first heartbeat does not leave a 2-minute lease; render() renews it.
+    worker.in_progress_timeout_s = settings.job_lease_seconds
+    return worker
 
 
 async def serve(settings: Settings, *, burst: bool = False) -> None:
