@@ -149,12 +149,14 @@ def worker_kills(workdir: Path, kills: int) -> list[float]:
                 survivor.popen.send_signal(signal.SIGSTOP)  # so the doomed worker takes the job
                 render_id = httpx.post(base_url + "/v1/avatar/render_async",
                                        json={"text": f"{LONG_TEXT} Kill {kill}."}).json()["render_id"]
-                wait_until(lambda: f"{render_id}:render(" in doomed.log(), timeout=60, what="the doomed worker")
+                wait_until(lambda rid=render_id, worker=doomed: f"{rid}:render(" in worker.log(),
+                           timeout=60, what="the doomed worker")
                 survivor.popen.send_signal(signal.SIGCONT)
                 doomed.kill(signal.SIGKILL)
                 killed_at = time.perf_counter()
-                wait_until(lambda: httpx.get(f"{base_url}/v1/avatar/render/{render_id}").json()["status"]
-                           == "completed", timeout=120, what="the re-run", interval=0.1)
+                poll_url = f"{base_url}/v1/avatar/render/{render_id}"
+                wait_until(lambda url=poll_url: httpx.get(url).json()["status"] == "completed",
+                           timeout=120, what="the re-run", interval=0.1)
                 recoveries.append(time.perf_counter() - killed_at)
         finally:
             survivor.kill()

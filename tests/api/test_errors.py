@@ -1,7 +1,6 @@
 """Bad input and overload over real HTTP: 422 naming field and limit, 404, 504 with a poll URL, 503 with
 Retry-After, failed jobs with a readable error, refused path traversal. Never a traceback."""
 
-import json
 import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor

@@ -11,7 +11,6 @@ with Retry-After (RFC 6585 §4). TRUSTED_HOSTS refuses other Host headers with 4
 import hmac
 import math
 import time
-from pathlib import Path
 
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage

@@ -9,6 +9,7 @@ Bodies are bounded by ``limits.BodyLimit`` in the app.
 """
 
 import asyncio
+import json
 from dataclasses import dataclass
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -104,7 +105,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         """Answer in the API's error shape and close; the parser never sees the rest."""
         self._disarm_head_deadline()
-        body = ('{"detail": "%s", "field": null}' % message).encode()
+        body = json.dumps({"detail": message, "field": None}).encode()
         reason = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"

@@ -15,8 +15,8 @@ from arq.jobs import JobStatus as ArqJobStatus
 
 from avatar_service.cache import audio_problem
 from avatar_service.config import Settings
-from avatar_service.queue import connections
 from avatar_service.errors import ErrorKind, JobFailure
+from avatar_service.queue import connections
 from avatar_service.queue.base import JobState, RenderQueue, queue_full
 from avatar_service.queue.connections import (
     DONE_CHANNEL_PREFIX,
