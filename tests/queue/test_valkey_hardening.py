@@ -102,3 +102,24 @@ def test_rate_limits_are_shared_by_api_instances_through_valkey(valkey, tmp_path
     finally:
         for process, _ in started:
             process.kill()
+
+
+def test_a_record_whose_audio_is_gone_is_a_miss_and_re_renders(valkey, tmp_path):
+    env = service_env(valkey, tmp_path / "data", db=7)
+    api, base_url = start_api(env, tmp_path / "api.log")
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        first = httpx.post(base_url + "/v1/avatar/render", json={"text": "My audio will vanish."}, timeout=120)
+        assert first.status_code == 200, first.text
+        audio = tmp_path / "data" / "audio" / first.json()["audio_url"].rsplit("/", 1)[1]
+        record = valkey.client(db=7).get("avatar:record:" + first.json()["render_id"])
+        assert b'"audio_sha256"' in record
+        audio.write_bytes(audio.read_bytes()[:50])  # truncated behind the service's back
+
+        assert httpx.get(f"{base_url}/v1/avatar/render/{first.json()['render_id']}").status_code == 404
+        again = httpx.post(base_url + "/v1/avatar/render", json={"text": "My audio will vanish."}, timeout=120)
+        assert again.status_code == 200 and again.json()["cached"] is False
+        assert httpx.get(again.json()["audio_url"]).content[:4] == b"OggS"
+    finally:
+        worker.kill()
+        api.kill()
