@@ -123,3 +123,34 @@ def test_a_record_whose_audio_is_gone_is_a_miss_and_re_renders(valkey, tmp_path)
     finally:
         worker.kill()
         api.kill()
+
+
+def test_a_record_write_during_a_valkey_outage_is_retried(tmp_path):
+    # Its own Valkey, since it is stopped mid-test.
+    from support.services import ValkeyServer, find_valkey_server
+
+    binary = find_valkey_server()
+    if binary is None:
+        pytest.skip("no valkey-server")
+    valkey = ValkeyServer(binary, tmp_path)
+    valkey.start()
+    env = service_env(valkey, tmp_path / "data")
+    worker = start_worker(env, tmp_path / "worker.log")
+    api, base_url = start_api(env, tmp_path / "api.log")
+    try:
+        accepted = httpx.post(base_url + "/v1/avatar/render_async", json={"text": LONG_TEXT}).json()
+        wait_until(lambda: f"{accepted['render_id']}:render(" in worker.log(), timeout=30, what="the render")
+        valkey.stop()  # the render finishes while Valkey is down: storing its record fails at first
+        wait_until(lambda: "retrying" in worker.log(), timeout=60, what="a failed record write")
+        valkey.start()  # empty: no persistence, so the queued job itself is gone and only the record can come back
+
+        def completed() -> bool:
+            response = httpx.get(accepted["poll_url"])
+            return response.status_code == 200 and response.json()["status"] == "completed"
+
+        wait_until(completed, timeout=60, what="the record, stored once Valkey is back", interval=0.2)
+        assert httpx.get(httpx.get(accepted["poll_url"]).json()["audio_url"]).status_code == 200
+    finally:
+        worker.kill()
+        api.kill()
+        valkey.stop()

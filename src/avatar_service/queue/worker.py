@@ -195,9 +195,20 @@ async def serve(settings: Settings, *, burst: bool = False) -> None:
             return  # burst mode: the queue is empty
         except connections.OUTAGE_ERRORS as error:
             _LOGGER.warning("lost Valkey at %s (%s); reconnecting", address, error)
+            await _let_running_renders_finish(worker, settings)
         finally:
             await _close_quietly(worker)
         await asyncio.sleep(RECONNECT_DELAY_S)
+
+
+async def _let_running_renders_finish(worker: Worker, settings: Settings) -> None:
+    """An outage must not throw away renders under way (closing the worker would cancel them): they finish
+    and store their records, retried until Valkey is back (_store_record). arq's ``job_tasks`` are the
+    running job functions."""
+    running = [task for task in worker.job_tasks.values() if not task.done()]
+    if running:
+        _LOGGER.info("letting %d running renders finish before reconnecting", len(running))
+        await asyncio.wait(running, timeout=settings.job_timeout_seconds + RECORD_WRITE_RETRY_S)
 
 
 async def _close_quietly(worker: Worker) -> None:
