@@ -93,6 +93,10 @@ def decode_mono(path: Path) -> tuple[np.ndarray, int]:
 def _write_atomically(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # e.g. a full disk: leave no half-written file behind
+        raise
     return path

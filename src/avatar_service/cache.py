@@ -6,7 +6,9 @@ disk, and a small LRU of parsed records keeps the hot path (a repeated request) 
 An entry's age is its file's modification time, so loading the index at start-up is one ``stat`` per entry.
 """
 
+import hashlib
 import logging
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -66,8 +68,14 @@ class ResultCache:
                 return None
             record = self._hot.get(render_id)
             if record is not None:
-                self._hot.move_to_end(render_id)
-                return record
+                # One stat: a file deleted or truncated behind our back makes this a miss, not a dead URL.
+                problem = audio_problem(record, self.audio_dir, check_hash=False)
+                if problem is None:
+                    self._hot.move_to_end(render_id)
+                    return record
+                _LOGGER.warning("dropping cache entry %s: %s", render_id, problem)
+                self._remove_locked(render_id)
+                return None
             record = self._read_locked(render_id)
             if record is not None:
                 self._remember_locked(record)
@@ -80,8 +88,13 @@ class ResultCache:
         partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
         with self._lock:
             self.records_dir.mkdir(parents=True, exist_ok=True)
-            partial.write_bytes(data)
-            partial.replace(path)  # atomic: a restart sees the whole record or none
+            _clear_non_file(path)
+            try:
+                partial.write_bytes(data)
+                partial.replace(path)  # atomic: a restart sees the whole record or none
+            except OSError:
+                partial.unlink(missing_ok=True)  # e.g. a full disk: leave nothing half-written behind
+                raise
             self._expiry[record.render_id] = time.time() + self.ttl_seconds
             self._remember_locked(record)
 
@@ -120,12 +133,13 @@ class ResultCache:
         except FileNotFoundError:
             self._expiry.pop(render_id, None)
             return None
-        except ValidationError as error:
+        except (OSError, ValidationError) as error:  # not a file, unreadable, or not a record: a miss
             _LOGGER.warning("dropping unreadable cache record %s: %s", path, error)
             self._remove_locked(render_id)
             return None
-        if not (self.audio_dir / record.audio_file).is_file():
-            _LOGGER.warning("dropping cache record %s: its audio file %s is gone", path, record.audio_file)
+        problem = audio_problem(record, self.audio_dir)
+        if problem is not None:
+            _LOGGER.warning("dropping cache record %s: %s", path, problem)
             self._remove_locked(render_id)
             return None
         return record
@@ -139,15 +153,58 @@ class ResultCache:
     def _remove_locked(self, render_id: str) -> None:
         self._expiry.pop(render_id, None)
         self._hot.pop(render_id, None)
+        _clear_non_file(self._record_path(render_id))
         self._record_path(render_id).unlink(missing_ok=True)
         # Audio files are named by render id (<id>.ogg or the WAV fallback <id>.wav).
         for suffix in (".ogg", ".wav"):
             (self.audio_dir / f"{render_id}{suffix}").unlink(missing_ok=True)
 
 
+def storage_problem(data_dir: Path, min_free_bytes: float) -> str | None:
+    """Why DATA_DIR cannot take new renders (full disk, missing), or None; for /health."""
+    try:
+        free = shutil.disk_usage(data_dir).free
+    except OSError as error:
+        return f"DATA_DIR {data_dir} unusable ({type(error).__name__}: {error})"
+    if free < min_free_bytes:
+        return f"DATA_DIR {data_dir} has {free / 1e6:.1f} MB free, under MIN_FREE_DISK_MB ({min_free_bytes / 1e6:g})"
+    return None
+
+
+def with_audio_digest(record: RenderRecord, audio_dir: Path) -> RenderRecord:
+    """The record with its audio file's size and SHA-256 (read back from disk: what readers will get)."""
+    data = (audio_dir / record.audio_file).read_bytes()
+    return record.model_copy(update={"audio_size": len(data), "audio_sha256": hashlib.sha256(data).hexdigest()})
+
+
+def audio_problem(record: RenderRecord, audio_dir: Path, check_hash: bool = True) -> str | None:
+    """Why the record's audio cannot be served as this record's (missing, other size or content), or None."""
+    path = audio_dir / record.audio_file
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        return f"audio file {record.audio_file} unreadable ({type(error).__name__})"
+    if record.audio_size is not None and size != record.audio_size:
+        return f"audio file {record.audio_file} is {size} bytes, the record says {record.audio_size}"
+    if check_hash and record.audio_sha256 is not None:
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as error:
+            return f"audio file {record.audio_file} unreadable ({type(error).__name__})"
+        if digest != record.audio_sha256:
+            return f"audio file {record.audio_file} does not match the record's SHA-256 (another run wrote it)"
+    return None
+
+
 def _render_id_of(path: Path) -> str:
     """``<id>.ogg``, ``<id>.wav`` and their ``.<id>.ogg.partial`` leftovers all belong to ``<id>``."""
     return path.name.lstrip(".").split(".")[0]
+
+
+def _clear_non_file(path: Path) -> None:
+    """Remove a directory (or other non-file) squatting on a path the cache owns, so writes can replace it."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _is_old(path: Path, ttl_seconds: float, now: float) -> bool:

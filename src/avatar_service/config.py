@@ -28,12 +28,27 @@ class Settings(BaseSettings):
     audio_base_url: str | None = None
     sync_timeout_seconds: float = 60.0
     max_concurrent_requests: int = 10
+    # Limits on what one connection may send (api/connections.py, api/limits.py). The body bound fits the
+    # largest valid request: 5000 astral characters escaped as JSON surrogate pairs are 60,000 bytes.
+    max_header_bytes: int = Field(default=16384, ge=1024)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
     cache_ttl_seconds: int = 7 * 24 * 3600
+    # Below this much free space in DATA_DIR, /health answers "degraded" (renders would fail to write).
+    min_free_disk_mb: float = Field(default=64.0, ge=0)
     # Renders that run at once in this process (embedded queue) and onnxruntime threads per render: one
     # thread per render and one render per core uses the machine best (see tts/engine.py).
     render_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     onnx_threads: int = Field(default=1, ge=0)
     cors_origins: str = ""
+    # Access (api/access.py), all optional: API keys (comma-separated, and/or a file with one a line), rate
+    # limits in the `limits` notation ("60/minute"), and the Host names the API answers to.
+    api_keys: str = ""
+    api_keys_file: Path | None = None
+    rate_limit_per_key: str = ""
+    rate_limit_per_ip: str = ""
+    trusted_hosts: str = ""
     log_level: str = "INFO"
 
     # "auto" uses Valkey when VALKEY_HOST is set, the embedded in-process queue otherwise.
@@ -43,6 +58,15 @@ class Settings(BaseSettings):
     valkey_db: int = 0
     valkey_password: str | None = None
     job_timeout_seconds: int = 120
+    # Valkey mode: a running job's lease, renewed every third of it while its worker lives; a killed
+    # worker's job is re-run by another worker this long after the last renewal (queue/worker.py).
+    job_lease_seconds: float = Field(default=10.0, ge=1.0)
+    # Render jobs queued or running (per API process when embedded, across the fleet with Valkey); a new
+    # render past it answers 503 + Retry-After instead of queueing work no client will wait for.
+    max_pending_jobs: int = Field(default=50, ge=1)
+    # Work one request may ask for, checked before synthesis (workload.py): ~20 phonemes per second of
+    # speech, so 8000 is ~6.5 minutes; 5000 characters of English prose are ~5700 phonemes.
+    max_phonemes_per_request: int = Field(default=8000, ge=1)
 
     web_dir: Path | None = None
     # Where `pack create|idle` and `anchors` write packs and where /v1/avatars and /avatars/ find them first

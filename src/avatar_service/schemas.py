@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from enum import StrEnum
 from typing import Literal
 
@@ -13,6 +14,9 @@ from avatar_service.errors import InvalidInput
 MAX_TEXT_CHARS = 5000
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0
+# Unicode's control characters (category Cc: U+0000-001F, U+007F-009F) except tab, LF and CR, which read as
+# pauses, and lone surrogates (category Cs: U+D800-DFFF) cannot be spoken; espeak-ng refuses NUL outright.
+UNSPEAKABLE_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Viseme = Literal["REST", "AA", "EE", "OH", "OO", "FF", "TH"]
 VISEMES: tuple[str, ...] = ("REST", "AA", "EE", "OH", "OO", "FF", "TH")
@@ -31,7 +35,12 @@ class RenderRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    # The pattern documents the control-character rule in the OpenAPI schema; _text_has_content enforces it.
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        json_schema_extra={"pattern": "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"},
+    )
     voice_id: str | None = Field(default=None, max_length=200)
     speed: float = Field(default=1.0, ge=MIN_SPEED, le=MAX_SPEED)
 
@@ -40,6 +49,12 @@ class RenderRequest(BaseModel):
     def _text_has_content(cls, text: str) -> str:
         if not text.strip():
             raise ValueError(f"text must contain 1-{MAX_TEXT_CHARS} non-blank characters")
+        control = UNSPEAKABLE_CONTROL.search(text)
+        if control is not None:
+            raise ValueError(
+                f"contains the control character U+{ord(control.group()):04X} at position {control.start()}; "
+                "only tab, line feed and carriage return are allowed"
+            )
         return text
 
 
@@ -56,7 +71,7 @@ def parse_request(**fields: object) -> RenderRequest:
 def describe_limit(field: str, message: str) -> str:
     """Pydantic's message plus the field's documented limit, so every error names both."""
     limits = {
-        "text": f"must be 1-{MAX_TEXT_CHARS} characters and not blank",
+        "text": f"must be 1-{MAX_TEXT_CHARS} characters, not blank, no control characters but tab/LF/CR",
         "speed": f"must be between {MIN_SPEED} and {MAX_SPEED}",
     }
     limit = limits.get(field)
@@ -113,6 +128,10 @@ class RenderRecord(BaseModel):
     processing_time_ms: int
     created_at: float
     timing: TimingMethod = "voice-model"
+    # The audio file as this run wrote it (set by the queue when it stores the record; see cache.py): a
+    # record whose file is missing, truncated or from another run is a cache miss, never a dead audio_url.
+    audio_size: int | None = None
+    audio_sha256: str | None = None
 
 
 class JobStatus(StrEnum):

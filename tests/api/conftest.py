@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from avatar_service.api import create_app
+from avatar_service.api.connections import guarded_protocol, header_limits
 from avatar_service.config import Settings
 from avatar_service.pipeline import Renderer
 from tests.support.services import free_port, wait_until
@@ -51,7 +52,11 @@ class LiveServer:
 class _ServerThread:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=5)
+        # The same connection limits as `avatar-service serve`.
+        protocol = guarded_protocol(header_limits(app.state.services.settings))
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=5, http=protocol
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

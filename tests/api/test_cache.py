@@ -1,6 +1,7 @@
 """Cache lifetime over real HTTP: expired renders and their audio are removed, at start-up and while running."""
 
 import os
+import shutil
 import time
 
 from avatar_service.cache import ResultCache
@@ -56,7 +57,7 @@ def test_an_expired_entry_is_dropped_on_lookup_before_any_sweep(live, tmp_path):
     record = live.queue.cache.get(live.render("Expire me on lookup.").json()["render_id"])
     cache = ResultCache(tmp_path / "results", tmp_path / "audio", ttl_seconds=0.3)
     cache.load()
-    (tmp_path / "audio" / record.audio_file).write_bytes(b"x")
+    shutil.copy(live.settings.audio_dir / record.audio_file, tmp_path / "audio" / record.audio_file)
     cache.put(record)
     assert cache.get(record.render_id) == record
 

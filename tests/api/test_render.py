@@ -48,7 +48,7 @@ def test_async_render_then_poll_to_completion(live):
     first_poll = live.client.get(body["poll_url"]).json()
     assert first_poll["render_id"] == body["render_id"]
     if first_poll["status"] != "completed":
-        assert set(first_poll) == {"render_id", "status", "error"} and first_poll["error"] is None
+        assert set(first_poll) == {"render_id", "status", "error", "error_kind"} and first_poll["error"] is None
 
     done = live.poll_until_done(body["poll_url"])
     assert done["status"] == "completed", done
@@ -133,6 +133,7 @@ def test_health_counts_pending_jobs(start_server, make_settings):
     server = start_server(make_settings(render_workers=1))
     assert server.client.get("/health").json() == {
         "status": "ok",
+        "reason": None,
         "queue": "embedded",
         "valkey_connected": False,
         "pending_jobs": 0,

@@ -7,6 +7,7 @@ import pytest
 from support.services import on_queue, service_env, start_worker, wait_until
 
 from avatar_service.config import Settings
+from avatar_service.errors import ErrorKind
 from avatar_service.queue.base import QueueUnavailable
 from avatar_service.queue.connections import QUEUE_NAME, RECORD_KEY_PREFIX
 from avatar_service.queue.valkey import ValkeyQueue
@@ -112,6 +113,8 @@ def test_a_failed_render_reports_its_error_and_a_resubmit_retries_it(settings, w
     failed, polled, resubmitted = on_queue(settings, scenario)
     assert failed.status is JobStatus.FAILED
     assert "xx_XX-missing-low" in failed.error and "voice" in failed.error
+    # The kind and field cross the queue as data (the API maps the kind to 422 without reading the text).
+    assert (failed.failure.kind, failed.failure.field) == (ErrorKind.INVALID_INPUT, "voice_id")
     assert polled.status is JobStatus.FAILED
     # The failure does not block the content hash: the job is queued and run again at once.
     assert resubmitted.status is JobStatus.PENDING

@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from avatar_service import __version__
 from avatar_service.api import lipsync, routes, static, stream
+from avatar_service.api.access import AccessControl
 from avatar_service.api.errors import install_error_handlers
-from avatar_service.api.limits import InFlightLimit
+from avatar_service.api.limits import BodyLimit, InFlightLimit
 from avatar_service.api.services import Services
 from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError
@@ -21,6 +21,7 @@ from avatar_service.pipeline import Renderer
 from avatar_service.queue.factory import create_queue
 from avatar_service.render_pool import RenderPool
 from avatar_service.recordings.jobs import LipsyncJobs
+from avatar_service.workload import PhonemeBudget
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     queue = create_queue(settings, renderer, render_pool)
     app_services = Services(
         settings, renderer, queue, static.find_web_dir(settings.web_dir),
+        PhonemeBudget(settings.max_phonemes_per_request),
         render_pool, stream.StreamSlots(settings.max_streams),
     )
     lipsync_jobs = LipsyncJobs(settings)
@@ -75,8 +77,15 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     app.include_router(static.router)
     if app_services.web_dir is not None:
         # Last, so the API routes win; serves the player's modules and the packs at /avatars/<id>/...
-        app.mount("/", StaticFiles(directory=app_services.web_dir), name="web")
+        app.mount("/", static.WebFiles(directory=app_services.web_dir), name="web")
     app.add_middleware(InFlightLimit, limit=settings.max_concurrent_requests)
+    # Outside InFlightLimit: refused callers never take a slot.
+    app.add_middleware(AccessControl, settings=settings)
+    # Outside InFlightLimit: a request counts as in flight only once its body has arrived.
+    app.add_middleware(
+        BodyLimit, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_seconds,
+        uploads=lipsync.UPLOADS,
+    )
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from avatar_service.api import create_app
+    from avatar_service.api.connections import guarded_protocol, header_limits
     from avatar_service.config import Settings
     from avatar_service.pipeline import Renderer
 
@@ -33,5 +34,11 @@ def run(args: argparse.Namespace) -> int:
     renderer.default_voice_id()  # a DEFAULT_VOICE that is not installed stops here with one line
     app = create_app(settings, renderer)
     # One process on purpose: the embedded queue's de-duplication and job states live in it.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        http=guarded_protocol(header_limits(settings)),
+    )
     return 0

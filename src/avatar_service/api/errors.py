@@ -11,14 +11,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from avatar_service.errors import InvalidInput
-from avatar_service.queue.base import QueueUnavailable
+from avatar_service.errors import AvatarServiceError, ErrorKind, Overloaded
 from avatar_service.schemas import RenderRequest, describe_limit
 
 _LOGGER = logging.getLogger(__name__)
 
 # Seconds a client should wait before retrying when the queue's store is down.
 QUEUE_RETRY_AFTER_S = 5
+
+# The one place error kinds become status codes: the client's fault is 4xx, the server's 5xx, "come back
+# later" 503 with Retry-After (RFC 9110 §15.6.4 and §10.2.3).
+STATUS_BY_KIND = {
+    ErrorKind.INVALID_INPUT: 422,
+    ErrorKind.VOICE_MODEL: 500,
+    ErrorKind.RENDER_FAILED: 500,
+    ErrorKind.INTERNAL: 500,
+    ErrorKind.OVERLOADED: 503,
+    ErrorKind.UNAVAILABLE: 503,
+}
 
 PATH_LIMITS = {
     "render_id": "render ids are 32 lowercase hexadecimal characters",
@@ -32,9 +42,8 @@ def error_response(status_code: int, detail: str, field: str | None = None, head
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(AvatarServiceError, _service_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(QueueUnavailable, _queue_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -64,16 +73,27 @@ async def _invalid_request(_request: Request, error: RequestValidationError) -> 
     return error_response(422, detail, field)
 
 
-async def _invalid_input(_request: Request, error: InvalidInput) -> JSONResponse:
-    return error_response(422, str(error), error.field)
+def status_for(kind: ErrorKind) -> int:
+    return STATUS_BY_KIND[kind]
+
+
+def retry_after_headers(error: AvatarServiceError) -> dict[str, str] | None:
+    if isinstance(error, Overloaded):
+        return {"Retry-After": str(error.retry_after_s)}
+    if error.kind is ErrorKind.UNAVAILABLE:
+        return {"Retry-After": str(QUEUE_RETRY_AFTER_S)}
+    return None
+
+
+async def _service_error(_request: Request, error: AvatarServiceError) -> JSONResponse:
+    detail = str(error)
+    if error.kind is ErrorKind.UNAVAILABLE:
+        detail = f"render queue unavailable: {detail}"
+    return error_response(status_for(error.kind), detail, error.field, headers=retry_after_headers(error))
 
 
 async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
     return error_response(error.status_code, str(error.detail), headers=error.headers)
-
-
-async def _queue_unavailable(_request: Request, error: QueueUnavailable) -> JSONResponse:
-    return error_response(503, f"render queue unavailable: {error}", headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)})
 
 
 async def _unexpected(_request: Request, error: Exception) -> JSONResponse:

@@ -18,6 +18,7 @@ from starlette.formparsers import MultiPartException
 from avatar_service.align import MAX_RECORDING_BYTES
 from avatar_service.align.recording import probe_recording
 from avatar_service.api.errors import error_response
+from avatar_service.api.limits import UploadPath
 from avatar_service.api.models import ErrorBody, RenderAccepted, RenderJobStatus, RenderPendingError
 from avatar_service.api.routes import RENDER_ID_PATTERN, _audio_url
 from avatar_service.api.services import services
@@ -30,6 +31,13 @@ FIELDS = ("audio", "transcript")
 # Multipart framing around the file: boundaries, part headers, the transcript.
 FORM_OVERHEAD_BYTES = 64 * 1024 + 4 * 20_000
 COPY_BLOCK = 1 << 20
+# The app's body limit (api/limits.py) lets these two paths take a recording: its size plus the form around it,
+# and minutes to send it (50 MB at 2 Mbit/s). The API slot is taken only once the body is in, as for renders.
+UPLOAD_TIMEOUT_S = 300.0
+UPLOADS = {
+    path: UploadPath(MAX_RECORDING_BYTES + FORM_OVERHEAD_BYTES, UPLOAD_TIMEOUT_S, "audio")
+    for path in ("/v1/avatar/lipsync", "/v1/avatar/lipsync_async")
+}
 
 MULTIPART_BODY = {
     "requestBody": {
@@ -148,11 +156,6 @@ def _result(request: Request, state: LipsyncState) -> Response:
 
 async def _submit(request: Request, jobs: LipsyncJobs) -> LipsyncState:
     """Check the request, store the upload under DATA_DIR/uploads, and hand it to a job (or the cache)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_RECORDING_BYTES + FORM_OVERHEAD_BYTES:
-        raise InvalidInput(
-            "audio", f"upload is {int(declared) / 1e6:.1f} MB; the limit is {MAX_RECORDING_BYTES / 1e6:.0f} MB"
-        )
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("body", "must be multipart/form-data with a file field 'audio' (and 'transcript')")
     try:

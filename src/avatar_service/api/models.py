@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from avatar_service.errors import ErrorKind
 from avatar_service.schemas import JobStatus
 
 
@@ -21,6 +22,7 @@ class RenderPendingError(ErrorBody):
     status: JobStatus
     poll_url: str
     error: str | None = None
+    error_kind: ErrorKind | None = None
 
 
 class RenderAccepted(BaseModel):
@@ -35,10 +37,14 @@ class RenderJobStatus(BaseModel):
     render_id: str
     status: Literal[JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED]
     error: str | None = None
+    error_kind: ErrorKind | None = None
 
 
 class Health(BaseModel):
+    """``reason`` says why the status is ``degraded`` (queue store down, disk full)."""
+
     status: Literal["ok", "degraded"]
+    reason: str | None = None
     queue: Literal["embedded", "valkey"]
     valkey_connected: bool
     pending_jobs: int | None

@@ -1,11 +1,14 @@
 """The render API: sync and async renders, polling, health and voices."""
 
+import asyncio
+
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from avatar_service.api.errors import error_response
+from avatar_service.api.errors import error_response, status_for
 from avatar_service.api.models import ErrorBody, Health, RenderAccepted, RenderJobStatus, RenderPendingError, Voices
 from avatar_service.api.services import Services, services
+from avatar_service.cache import storage_problem
 from avatar_service.errors import UnknownVoice
 from avatar_service.queue.base import JobState, QueueUnavailable
 from avatar_service.schemas import JobStatus, RenderRequest, RenderResult
@@ -14,7 +17,10 @@ from avatar_service.schemas import JobStatus, RenderRequest, RenderResult
 RENDER_ID_PATTERN = r"^[0-9a-f]{32}$"
 RENDER_ID_PATH = Path(pattern=RENDER_ID_PATTERN, description="32 lowercase hex digits (a content hash)")
 
-INVALID = {422: {"model": ErrorBody, "description": "a field is outside its limits, or the JSON is malformed"}}
+INVALID = {
+    400: {"model": ErrorBody, "description": "the body cannot be parsed at all, or Host is not in TRUSTED_HOSTS"},
+    422: {"model": ErrorBody, "description": "a field is outside its limits, or the JSON is malformed"},
+}
 BUSY = {503: {"model": ErrorBody, "description": "too many requests in flight, or the queue is down (Retry-After)"}}
 
 router = APIRouter()
@@ -40,17 +46,18 @@ async def render(body: RenderRequest, request: Request) -> Response:
         return _result_response(request, app, state)
     poll_url = _poll_url(request, state.render_id)
     if state.status is JobStatus.FAILED:
-        # Input only the pipeline can judge (e.g. text with nothing speakable) fails the job with an
-        # InvalidInput message, "<field>: <problem>": that is the client's error, not the server's.
-        field = _faulty_field(state.error or "")
+        # Input only the pipeline can judge (e.g. text with nothing speakable) fails with kind invalid_input:
+        # the client's error (422); a broken voice file or a crash is the server's (500).
+        failure = state.failure
         return error_response(
-            422 if field else 500,
-            f"render failed: {state.error}",
-            field,
+            status_for(failure.kind),
+            f"render failed: {failure.message}",
+            failure.field,
             render_id=state.render_id,
             status=state.status,
             poll_url=poll_url,
-            error=state.error,
+            error=failure.message,
+            error_kind=failure.kind,
         )
     return error_response(
         504,
@@ -91,20 +98,32 @@ async def get_render(request: Request, render_id: str = RENDER_ID_PATH) -> Respo
         return error_response(404, f"render_id: unknown render {render_id} (never submitted, or expired)", "render_id")
     if state.status is JobStatus.COMPLETED:
         return _result_response(request, app, state)
-    pending = RenderJobStatus(render_id=render_id, status=state.status, error=state.error)
+    failure = state.failure
+    pending = RenderJobStatus(
+        render_id=render_id,
+        status=state.status,
+        error=failure.message if failure else None,
+        error_kind=failure.kind if failure else None,
+    )
     return JSONResponse(pending.model_dump(mode="json"))
 
 
-@router.get("/health", response_model=Health, summary="Liveness and queue state (always 200)")
+@router.get("/health", response_model=Health, summary="Liveness, queue and disk state (always 200)")
 async def health(request: Request) -> Health:
-    queue = services(request).queue
+    app = services(request)
+    queue = app.queue
     try:
         connected = await queue.connected()
         pending = await queue.pending_jobs() if connected else None
     except QueueUnavailable:
         connected, pending = False, None
+    reasons = [] if connected else ["render queue unreachable"]
+    disk = await asyncio.to_thread(storage_problem, app.settings.data_dir, app.settings.min_free_disk_mb * 1e6)
+    if disk is not None:
+        reasons.append(disk)
     return Health(
-        status="ok" if connected else "degraded",
+        status="degraded" if reasons else "ok",
+        reason="; ".join(reasons) or None,
         queue=queue.kind,
         valkey_connected=queue.kind == "valkey" and connected,
         pending_jobs=pending,
@@ -126,11 +145,11 @@ async def voices(request: Request) -> Voices:
 
 async def _submit(app: Services, body: RenderRequest) -> JobState:
     voice_id, render_id = app.renderer.resolve(body)  # UnknownVoice → 422 listing the installed voices
+    known = await app.queue.state(render_id)
+    if known is None or known.status is JobStatus.FAILED:
+        # New work: count its phonemes before anything is queued (a cached or running render passed already).
+        await asyncio.to_thread(app.budget.check, app.renderer.catalog.get(voice_id), body.text)
     return await app.queue.submit(body, render_id, voice_id)
-
-
-def _faulty_field(error: str) -> str | None:
-    return next((name for name in RenderRequest.model_fields if error.startswith(f"{name}: ")), None)
 
 
 def _result_response(request: Request, app: Services, state: JobState) -> Response:

@@ -1,5 +1,5 @@
-"""What the routes share: settings, the renderer (voice lookup), the queue, where the web files live, and the
-render pool and stream slots the WebSocket streams use."""
+"""What the routes share: settings, the renderer (voice lookup), the queue, where the web files live, the
+per-request work cap, and the render pool and stream slots the WebSocket streams use."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +11,7 @@ from avatar_service.config import Settings
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.base import RenderQueue
 from avatar_service.render_pool import RenderPool
+from avatar_service.workload import PhonemeBudget
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Services:
     renderer: Renderer
     queue: RenderQueue
     web_dir: Path | None
+    budget: PhonemeBudget
     # Render threads shared fairly by the embedded queue's renders and the WebSocket streams.
     render_pool: RenderPool
     stream_slots: StreamSlots

@@ -11,6 +11,9 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import Receive, Scope, Send
 
 import avatar_service
 from avatar_service.api.errors import PATH_LIMITS, error_response
@@ -36,6 +39,39 @@ PLACEHOLDER_PAGE = """<!doctype html>
 """
 
 router = APIRouter()
+
+
+class WebFiles(StaticFiles):
+    """The player's files at /, mounted last. A request under /v1/ only gets here when no API route took it
+    (e.g. OPTIONS on a POST route): it answers in the API's error shape, with the route's real ``Allow``
+    (RFC 9110 §15.5.6), rather than as a missing static file that allows GET."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await super().__call__(scope, receive, send)
+            return
+        allowed = _allowed_methods(scope)
+        if allowed:
+            response = error_response(
+                405, f"method {scope['method']} not allowed here (allowed: {', '.join(allowed)})",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        else:
+            response = error_response(404, f"no API route at {scope['path']}")
+        await response(scope, receive, send)
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(scope: Scope) -> list[str]:
+    """The methods some API route (not a mount) fully matches for this path, asking each route as Starlette does."""
+    routes = [route for route in scope["app"].router.routes if not isinstance(route, Mount)]
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
 
 
 def find_web_dir(configured: Path | None) -> Path | None:

@@ -3,22 +3,43 @@
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure, Overloaded
 from avatar_service.schemas import JobStatus, RenderRecord, RenderRequest
 
 
 @dataclass(frozen=True)
 class JobState:
-    """Where a render stands. ``record`` is set once completed; ``cached`` when it came from the cache."""
+    """Where a render stands. ``record`` is set once completed, ``failure`` once failed; ``cached`` when it came
+    from the cache."""
 
     render_id: str
     status: JobStatus
     record: RenderRecord | None = None
-    error: str | None = None
+    failure: JobFailure | None = None
     cached: bool = False
 
+    @property
+    def error(self) -> str | None:
+        """The failure's readable line (what pollers see as ``error``)."""
+        return self.failure.message if self.failure is not None else None
 
-class QueueUnavailable(Exception):
+
+class QueueUnavailable(AvatarServiceError):
     """The queue's backing store cannot be reached (the API answers 503)."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+
+# Seconds a client should wait when the queue is full: about one render's time.
+QUEUE_FULL_RETRY_AFTER_S = 5
+
+
+def queue_full(pending: int, limit: int) -> Overloaded:
+    return Overloaded(
+        f"render queue full: {pending} jobs pending (MAX_PENDING_JOBS={limit}); "
+        f"retry after {QUEUE_FULL_RETRY_AFTER_S} s",
+        QUEUE_FULL_RETRY_AFTER_S,
+    )
 
 
 class RenderQueue(ABC):
@@ -32,7 +53,8 @@ class RenderQueue(ABC):
 
     @abstractmethod
     async def submit(self, request: RenderRequest, render_id: str, voice_id: str) -> JobState:
-        """Return the cached result, the job already under way for ``render_id``, or a new pending job."""
+        """Return the cached result, the job already under way for ``render_id``, or a new pending job;
+        raises Overloaded when a new job would exceed MAX_PENDING_JOBS."""
 
     @abstractmethod
     async def state(self, render_id: str) -> JobState | None:

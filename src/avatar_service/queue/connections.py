@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from avatar_service.config import Settings
+from avatar_service.errors import JobFailure
 from avatar_service.queue.base import QueueUnavailable
 
 QUEUE_NAME = "avatar:render"
@@ -35,7 +36,7 @@ COMMAND_TIMEOUT_S = 5.0
 
 
 def dumps(data: dict[str, Any]) -> bytes:
-    """arq's job and result envelope as JSON; exceptions (failed jobs) become their message."""
+    """arq's job and result envelope as JSON; exceptions (failed jobs) become a typed ``JobFailure`` dict."""
     return json.dumps(data, default=_describe, separators=(",", ":")).encode()
 
 
@@ -43,9 +44,9 @@ def loads(raw: bytes) -> dict[str, Any]:
     return json.loads(raw)
 
 
-def _describe(value: object) -> str:
+def _describe(value: object) -> dict[str, str | None]:
     if isinstance(value, BaseException):
-        return str(value) or type(value).__name__
+        return JobFailure.from_exception(value).to_dict()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

@@ -10,12 +10,15 @@ docs/sources.md "Job queue").
 import logging
 import time
 
-from arq.constants import in_progress_key_prefix, result_key_prefix
-from arq.jobs import deserialize_result
+from arq.constants import result_key_prefix
+from arq.jobs import Job
+from arq.jobs import JobStatus as ArqJobStatus
 
+from avatar_service.cache import audio_problem
 from avatar_service.config import Settings
+from avatar_service.errors import ErrorKind, JobFailure
 from avatar_service.queue import connections
-from avatar_service.queue.base import JobState, RenderQueue
+from avatar_service.queue.base import JobState, RenderQueue, queue_full
 from avatar_service.queue.connections import (
     DONE_CHANNEL_PREFIX,
     QUEUE_NAME,
@@ -29,9 +32,16 @@ _LOGGER = logging.getLogger(__name__)
 # Fallback re-check while waiting, in case a "done" message is missed (e.g. across a reconnect) or the job
 # ended in a way arq reports without running our hooks (expired, too many tries).
 WAIT_RECHECK_S = 1.0
-LOST_JOB_ERROR = (
-    "the job is no longer in Valkey (was Valkey restarted without persistence?); submit the request again"
+LOST_JOB = JobFailure(
+    ErrorKind.RENDER_FAILED,
+    "the job is no longer in Valkey (was Valkey restarted without persistence?); submit the request again",
 )
+# What arq's public job status means for a render that has no record yet.
+_PENDING_STATUSES = {
+    ArqJobStatus.queued: JobStatus.PENDING,
+    ArqJobStatus.deferred: JobStatus.PENDING,
+    ArqJobStatus.in_progress: JobStatus.PROCESSING,
+}
 
 
 class ValkeyQueue(RenderQueue):
@@ -59,6 +69,9 @@ class ValkeyQueue(RenderQueue):
         if state is not None and state.status in (JobStatus.PENDING, JobStatus.PROCESSING):
             return state
         async with connections.unavailable_on_outage(self._settings):
+            pending = await self._redis.zcard(QUEUE_NAME)
+            if pending >= self._settings.max_pending_jobs:
+                raise queue_full(pending, self._settings.max_pending_jobs)
             # A failure (or a result whose record Valkey evicted) would make arq refuse the job id: clear it,
             # so a resubmit retries at once instead of serving the failure until it expires.
             await self._redis.delete(result_key_prefix + render_id)
@@ -73,24 +86,34 @@ class ValkeyQueue(RenderQueue):
 
     async def state(self, render_id: str) -> JobState | None:
         async with connections.unavailable_on_outage(self._settings):
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.get(RECORD_KEY_PREFIX + render_id)
-                pipe.get(result_key_prefix + render_id)
-                pipe.exists(in_progress_key_prefix + render_id)
-                pipe.zscore(QUEUE_NAME, render_id)
-                record_json, result, running, score = await pipe.execute()
-        if record_json is not None:
+            record_json = await self._redis.get(RECORD_KEY_PREFIX + render_id)
+            if record_json is not None:
+                record = self._sound_record(render_id, record_json)
+                if record is not None:
+                    return JobState(render_id, JobStatus.COMPLETED, record=record)
+                await self._redis.delete(RECORD_KEY_PREFIX + render_id)  # a miss: resubmitting renders again
+            # arq's public Job API, not its key layout: status first, then the failure it kept.
+            job = Job(render_id, self._redis, _queue_name=QUEUE_NAME, _deserializer=connections.loads)
+            status = await job.status()
+            if status is ArqJobStatus.complete:
+                outcome = await job.result_info()
+                if outcome is not None and not outcome.success:
+                    return JobState(render_id, JobStatus.FAILED, failure=JobFailure.from_dict(outcome.result))
+                return None  # a success whose record expired or was evicted: resubmitting renders it again
+        return JobState(render_id, _PENDING_STATUSES[status]) if status in _PENDING_STATUSES else None
+
+    def _sound_record(self, render_id: str, record_json: bytes) -> RenderRecord | None:
+        """The stored record if it parses and its audio file is there at its recorded size (one stat)."""
+        try:
             record = RenderRecord.model_validate_json(record_json)
-            return JobState(render_id, JobStatus.COMPLETED, record=record)
-        if result is not None:
-            outcome = deserialize_result(result, deserializer=connections.loads)
-            if not outcome.success:
-                return JobState(render_id, JobStatus.FAILED, error=str(outcome.result))
-        if running:
-            return JobState(render_id, JobStatus.PROCESSING)
-        if score is not None:
-            return JobState(render_id, JobStatus.PENDING)
-        return None
+        except ValueError as error:
+            _LOGGER.warning("dropping unreadable record %s: %s", render_id, error)
+            return None
+        problem = audio_problem(record, self._settings.audio_dir, check_hash=False)
+        if problem is not None:
+            _LOGGER.warning("dropping record %s: %s", render_id, problem)
+            return None
+        return record
 
     async def wait(self, render_id: str, timeout: float) -> JobState:
         deadline = time.monotonic() + timeout
@@ -101,7 +124,7 @@ class ValkeyQueue(RenderQueue):
                 while True:
                     state = await self.state(render_id)
                     if state is None:
-                        return JobState(render_id, JobStatus.FAILED, error=LOST_JOB_ERROR)
+                        return JobState(render_id, JobStatus.FAILED, failure=LOST_JOB)
                     if state.status in (JobStatus.COMPLETED, JobStatus.FAILED):
                         return state
                     remaining = deadline - time.monotonic()

@@ -1,10 +1,12 @@
 """`avatar-service worker`: an arq worker that renders jobs from Valkey into the shared DATA_DIR.
 
-Crash safety comes from arq's lease: a job stays in the queue while it runs, guarded by an in-progress key
-that expires arq's job timeout + 10 s after the start (JOB_TIMEOUT_SECONDS + 12 s here); if the worker dies,
-the key lapses and another worker runs the job again (arq 0.28 ``arq/worker.py``; docs/sources.md "Job queue").
-Re-running is safe because a render is named by its content hash: the same request writes the same audio
-file name and the same record.
+Crash safety comes from arq's lease: a job stays in the queue while it runs, guarded by an in-progress key;
+if the worker dies, the key lapses and another worker runs the job again. arq sets that key to expire
+JOB_TIMEOUT_SECONDS + 12 s after the start, so a killed worker's job used to wait ~2 minutes. Here jobs are
+claimed with a JOB_LEASE_SECONDS lease and a heartbeat renews it every third of that while the worker lives,
+so a dead worker's job is re-run within ~JOB_LEASE_SECONDS (recipe and figures: docs/deploy.md, "Crash recovery").
+Re-running is safe because a render is named by its content hash, and the record is written after the audio
+with the audio's size and hash, so a record always describes the audio beside it (cache.py checks it).
 """
 
 import asyncio
@@ -14,9 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from arq.constants import in_progress_key_prefix
 from arq.cron import cron
 from arq.worker import Worker, func
 
+from avatar_service.cache import audio_problem, with_audio_digest
 from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError, RenderFailed
 from avatar_service.queue import connections
@@ -40,13 +44,28 @@ MAX_TRIES = 3
 TIMEOUT_GRACE_S = 2
 POLL_DELAY_S = 0.1
 RECONNECT_DELAY_S = 1.0
+# A live worker renews its jobs' leases this many times per JOB_LEASE_SECONDS. The renewal runs on the
+# worker's event loop, which stays free because synthesis runs in a thread (see render()).
+RENEWALS_PER_LEASE = 3
+# A record that cannot be stored (Valkey restarting) is retried this long before the job fails and is re-run.
+RECORD_WRITE_RETRY_S = 30.0
 
 
 async def render(ctx: dict[str, Any], job_request: dict[str, Any], render_id: str) -> str:
     """The arq job: render once, store the record with the cache TTL, report whether work was done."""
+    lease = asyncio.create_task(
+        _renew_lease(ctx["redis"], in_progress_key_prefix + ctx["job_id"], ctx["settings"].job_lease_seconds)
+    )
+    try:
+        return await _render(ctx, job_request, render_id)
+    finally:
+        lease.cancel()
+
+
+async def _render(ctx: dict[str, Any], job_request: dict[str, Any], render_id: str) -> str:
     redis = ctx["redis"]
     settings: Settings = ctx["settings"]
-    if await redis.exists(RECORD_KEY_PREFIX + render_id):
+    if await _stored_record_is_sound(redis, settings, render_id):
         return "already rendered"  # a re-run after a crash that happened once the record was stored
     request = RenderRequest.model_validate(job_request)
     # Piper is CPU-bound: on the event loop it would stop timeouts from firing while the lease still runs
@@ -64,14 +83,47 @@ async def render(ctx: dict[str, Any], job_request: dict[str, Any], render_id: st
             f"worker computed render id {record.render_id} for job {render_id}: "
             "API and worker run different pipeline versions"
         )
-    # NX: if two runs ever overlap, the first stored result is the one every client sees.
-    await redis.set(
-        RECORD_KEY_PREFIX + render_id,
-        record.model_dump_json(),
-        ex=settings.cache_ttl_seconds,
-        nx=True,
-    )
+    # The digest of the audio as it is now on disk, so the record describes exactly that file; should two
+    # runs ever overlap, a reader finds the mismatch and renders again rather than serving a mixed result.
+    record = await asyncio.to_thread(with_audio_digest, record, settings.audio_dir)
+    await _store_record(redis, settings, record)
     return "rendered"
+
+
+async def _stored_record_is_sound(redis, settings: Settings, render_id: str) -> bool:
+    stored = await redis.get(RECORD_KEY_PREFIX + render_id)
+    if stored is None:
+        return False
+    try:
+        record = RenderRecord.model_validate_json(stored)
+    except ValueError:
+        return False
+    return await asyncio.to_thread(audio_problem, record, settings.audio_dir) is None
+
+
+async def _store_record(redis, settings: Settings, record: RenderRecord) -> None:
+    """Write the record, riding out a short Valkey outage: the render is done, losing it would waste it."""
+    deadline = time.monotonic() + RECORD_WRITE_RETRY_S
+    while True:
+        try:
+            await redis.set(RECORD_KEY_PREFIX + record.render_id, record.model_dump_json(), ex=settings.cache_ttl_seconds)
+            return
+        except connections.OUTAGE_ERRORS as error:
+            if time.monotonic() >= deadline:
+                raise
+            _LOGGER.warning("storing record %s failed (%s); retrying", record.render_id, error)
+            await asyncio.sleep(RECONNECT_DELAY_S)
+
+
+async def _renew_lease(redis, lease_key: str, lease_s: float) -> None:
+    """Keep the job's lease at ``lease_s`` from now, renewed every third of it while this worker lives."""
+    while True:
+        try:
+            # PEXPIRE on a key that is gone (job finished) does nothing, so this never resurrects a lease.
+            await redis.pexpire(lease_key, round(lease_s * 1000))
+        except connections.OUTAGE_ERRORS as error:
+            _LOGGER.warning("renewing lease %s failed: %s", lease_key, error)
+        await asyncio.sleep(lease_s / RENEWALS_PER_LEASE)
 
 
 async def announce_job_end(ctx: dict[str, Any]) -> None:
@@ -96,7 +148,7 @@ def _audio_files(audio_dir: Path) -> list[Path]:
 
 
 def create_worker(settings: Settings, renderer: object, *, burst: bool = False) -> Worker:
-    return Worker(
+    worker = Worker(
         functions=[func(render, name=RENDER_FUNCTION)],
         # arq gives each cron run a unique job id, so one worker in the fleet does the hourly sweep.
         cron_jobs=[cron(remove_expired_audio, minute=17, second=0, unique=True)],
@@ -106,7 +158,6 @@ def create_worker(settings: Settings, renderer: object, *, burst: bool = False) 
         ctx={"settings": settings, "renderer": renderer},
         after_job_end=announce_job_end,
         max_jobs=settings.render_workers,
-        # Also sets the lease: a dead worker's job is re-run this + 10 s after it started.
         job_timeout=settings.job_timeout_seconds + TIMEOUT_GRACE_S,
         max_tries=MAX_TRIES,
         keep_result=FAILED_RESULT_TTL_S,
@@ -117,6 +168,10 @@ def create_worker(settings: Settings, renderer: object, *, burst: bool = False) 
         # serve() installs the signal handlers once, for all the Worker instances its reconnect loop makes.
         handle_signals=False,
     )
+    # The lease a job is claimed with (arq: job timeout + 10 s). Short from the first moment, so a worker
+    # killed before its job's first heartbeat does not leave a 2-minute lease; render() renews it.
+    worker.in_progress_timeout_s = settings.job_lease_seconds
+    return worker
 
 
 async def serve(settings: Settings, *, burst: bool = False) -> None:
@@ -144,9 +199,20 @@ async def serve(settings: Settings, *, burst: bool = False) -> None:
                     f"Valkey not reachable at {address} ({error}); check VALKEY_HOST and VALKEY_PORT"
                 ) from None
             _LOGGER.warning("lost Valkey at %s (%s); reconnecting", address, error)
+            await _let_running_renders_finish(worker, settings)
         finally:
             await _close_quietly(worker)
         await asyncio.sleep(RECONNECT_DELAY_S)
+
+
+async def _let_running_renders_finish(worker: Worker, settings: Settings) -> None:
+    """An outage must not throw away renders under way (closing the worker would cancel them): they finish
+    and store their records, retried until Valkey is back (_store_record). arq's ``job_tasks`` are the
+    running job functions."""
+    running = [task for task in worker.job_tasks.values() if not task.done()]
+    if running:
+        _LOGGER.info("letting %d running renders finish before reconnecting", len(running))
+        await asyncio.wait(running, timeout=settings.job_timeout_seconds + RECORD_WRITE_RETRY_S)
 
 
 async def _close_quietly(worker: Worker) -> None:
