@@ -1,7 +1,11 @@
 """Optional access control over real HTTP: API keys, per-key and per-IP rate limits, trusted Host names.
 Off by default (the other tests run open); each test turns on one part."""
 
+import asyncio
+
 import httpx
+import websockets
+from websockets.exceptions import InvalidStatus
 
 
 def test_api_keys_are_required_when_configured(start_server, make_settings, tmp_path):
@@ -50,3 +54,22 @@ def test_trusted_hosts_stop_the_host_header_steering_urls(start_server, make_set
     assert good.status_code == 200
     assert good.json()["audio_url"].startswith("http://api.example.org/audio/")
     assert server.render("Hi.").status_code == 200  # Host 127.0.0.1:<port>
+
+
+def test_the_websocket_stream_needs_a_key_too(start_server, make_settings):
+    """Browsers cannot set headers on a WebSocket: the key may come as ?api_key=; without one the handshake
+    is refused before any stream starts."""
+    server = start_server(make_settings(api_keys="ws-key"))
+    url = server.base_url.replace("http://", "ws://") + "/v1/avatar/stream"
+
+    async def handshake(target: str) -> str:
+        try:
+            async with websockets.connect(target, open_timeout=30) as socket:
+                await socket.send('{"type": "start"}')
+                return (await asyncio.wait_for(socket.recv(), 30))
+        except InvalidStatus as refused:
+            return f"refused {refused.response.status_code}"
+
+    assert asyncio.run(handshake(url)) == "refused 403"
+    assert asyncio.run(handshake(url + "?api_key=wrong")) == "refused 403"
+    assert '"ready"' in asyncio.run(handshake(url + "?api_key=ws-key"))

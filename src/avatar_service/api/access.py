@@ -9,8 +9,10 @@ with Retry-After (RFC 6585 §4). TRUSTED_HOSTS refuses other Host headers with 4
 """
 
 import hmac
+import json
 import math
 import time
+from urllib.parse import parse_qs
 
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -55,18 +57,22 @@ class AccessControl:
         self.limiter = MovingWindowRateLimiter(rate_limit_storage(settings)) if self.limits else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         refusal = self._host_refusal(headers)
         if refusal is None and scope["path"].startswith(self.path_prefix):
-            key = self._presented_key(headers)
+            key = self._presented_key(headers) or _query_key(scope)
             refusal = self._key_refusal(key) or await self._rate_refusal(key, scope)
-        if refusal is not None:
+        if refusal is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            # Closing before the handshake is accepted makes the server answer 403 (ASGI spec, WebSocket
+            # "Close - send event"); the reason travels in the close frame where the client supports it.
+            await send({"type": "websocket.close", "code": 1008, "reason": json.loads(refusal.body)["detail"][:120]})
+        else:
             await refusal(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
     def _host_refusal(self, headers: dict[str, str]):
         if not self.trusted_hosts:
@@ -111,3 +117,11 @@ class AccessControl:
                     f"retry after {retry_after} s", None, headers={"Retry-After": str(retry_after)},
                 )
         return None
+
+
+def _query_key(scope: Scope) -> str | None:
+    """A WebSocket's key as ``?api_key=``: browsers cannot set headers on a WebSocket handshake."""
+    if scope["type"] != "websocket":
+        return None
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key")
+    return values[0] if values else None
