@@ -19,8 +19,8 @@ from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError
 from avatar_service.pipeline import Renderer
 from avatar_service.queue.factory import create_queue
-from avatar_service.render_pool import RenderPool
 from avatar_service.recordings.jobs import LipsyncJobs
+from avatar_service.render_pool import RenderPool
 from avatar_service.workload import PhonemeBudget
 
 _LOGGER = logging.getLogger(__name__)
