@@ -88,10 +88,10 @@ def test_whitespace_controls_are_spoken_as_pauses(live):
 
 def test_work_past_the_phoneme_cap_is_422_before_any_synthesis(start_server, make_settings):
     server = start_server(make_settings(max_phonemes_per_request=500))
-    # 400 characters of family emoji: espeak-ng reads each by its name, ~1,150 phonemes.
-    emoji = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466" * 57
+    # 600 characters whose words are long in phonemes (~28 each): ~560 phonemes.
+    long_words = "Antidisestablishmentarianism " * 20
     for path in ("/v1/avatar/render", "/v1/avatar/render_async"):
-        body = assert_error(server.client.post(path, json={"text": emoji}), 422, "text", "MAX_PHONEMES_PER_REQUEST")
+        body = assert_error(server.client.post(path, json={"text": long_words}), 422, "text", "MAX_PHONEMES_PER_REQUEST")
         assert "over the limit of 500" in body["detail"]
     assert server.queue.jobs_created == 0  # refused before anything was queued
     assert server.render("Short text fits.").status_code == 200
