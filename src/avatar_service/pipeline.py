@@ -11,6 +11,11 @@ from avatar_service.schemas import RenderRecord, RenderRequest, render_id_for
 from avatar_service.tts import PiperEngine, VoiceCatalog
 
 
+def speech_seed(render_id: str) -> int:
+    """Piper's noise seed for a render: its content hash read as a number, so a re-render is identical."""
+    return int(render_id, 16)
+
+
 class Renderer:
     """Holds the loaded voices; ``render`` is blocking CPU work, safe to call from several threads."""
 
@@ -43,7 +48,7 @@ class Renderer:
         voice = self.catalog.get(request.voice_id)
         render_id = render_id_for(request.text, voice.voice_id, request.speed)
 
-        speech = self.engine.synthesize(voice, request.text, request.speed)
+        speech = self.engine.synthesize(voice, request.text, request.speed, seed=speech_seed(render_id))
         cues = mouth_cues(speech)
         events = eye_events(render_id, cues, speech.duration_ms)
         audio_path = write_audio(
