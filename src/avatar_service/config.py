@@ -26,10 +26,11 @@ class Settings(BaseSettings):
     sync_timeout_seconds: float = 60.0
     max_concurrent_requests: int = 10
     cache_ttl_seconds: int = 7 * 24 * 3600
-    # Renders that run at once in this process (embedded queue) and onnxruntime threads per render: one
-    # thread per render and one render per core uses the machine best (see tts/engine.py).
+    # Renders that run at once in this process (embedded queue) and onnxruntime threads per render (0 = one
+    # per core). Two threads make a lone render as fast as Piper's defaults on two cores and lose nothing
+    # under load; the count is part of what makes a render repeatable (see tts/engine.py).
     render_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
-    onnx_threads: int = Field(default=1, ge=0)
+    onnx_threads: int = Field(default=2, ge=0)
     cors_origins: str = ""
     log_level: str = "INFO"
 

@@ -71,18 +71,24 @@ PATCH_FORMAT = 2
 @dataclass(frozen=True)
 class _LoadedVoice:
     piper: object  # piper.PiperVoice: phonemizer, id map and config
-    session: object  # onnxruntime.InferenceSession of the patched model
+    session: object  # onnxruntime.InferenceSession of the patched model; concurrent runs share it
     noise_channels: dict[str, int]  # the noise inputs the model declares → channels
 
 
 class PiperEngine:
     """Loads each voice once (thread-safe) and synthesizes text with phoneme timings.
 
-    ``onnx_threads`` caps onnxruntime's threads per synthesis: with 1, two renders on two cores run side by
-    side instead of fighting over both (measured: 1 thread rendered faster than the default even alone).
+    Thread policy: one onnxruntime session per voice with ``onnx_threads`` intra-op threads (default 2),
+    shared by every render in the process, with the pool's spin-waiting off. A lone request then runs as
+    fast as Piper at its defaults on two cores, and concurrent renders do not lose a core to a pool thread
+    spinning between parallel sections (onnxruntime docs, "Thread management": allow_spinning trades CPU
+    for latency). The thread count is fixed rather than chosen per call because it changes the result:
+    onnxruntime splits some kernels' work by it, so 1 and 2 threads give audio that differs in its last
+    bits, while a fixed count gives the same bits alone or under load (tests/tts/test_thread_policy.py;
+    measurements in docs/pipeline.md).
     """
 
-    def __init__(self, patched_models_dir: Path, onnx_threads: int = 1) -> None:
+    def __init__(self, patched_models_dir: Path, onnx_threads: int = 2) -> None:
         self._patched_dir = patched_models_dir
         self._onnx_threads = onnx_threads
         self._voices: dict[Path, _LoadedVoice] = {}
@@ -138,6 +144,7 @@ class PiperEngine:
             config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self._onnx_threads  # 0 = one per core
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = onnxruntime.InferenceSession(
                 str(self._patched_model(voice_files)),
                 sess_options=options,
