@@ -69,7 +69,9 @@ PATCH_FORMAT = 2
 
 
 @dataclass(frozen=True)
-class _LoadedVoice:
+class LoadedVoice:
+    """A voice ready to synthesize: Piper's object for text → ids, and the session that runs the model."""
+
     piper: object  # piper.PiperVoice: phonemizer, id map and config
     session: object  # onnxruntime.InferenceSession of the patched model; concurrent runs share it
     noise_channels: dict[str, int]  # the noise inputs the model declares → channels
@@ -91,43 +93,18 @@ class PiperEngine:
     def __init__(self, patched_models_dir: Path, onnx_threads: int = 2) -> None:
         self._patched_dir = patched_models_dir
         self._onnx_threads = onnx_threads
-        self._voices: dict[Path, _LoadedVoice] = {}
+        self._voices: dict[Path, LoadedVoice] = {}
         self._lock = threading.Lock()
 
     def synthesize(self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0) -> Speech:
         """Speech for ``text``; the same voice, text, speed and ``seed`` (≥ 0) always give the same result."""
-        loaded = self._loaded(voice_files)
-        voice = loaded.piper
-        length_scale = length_scale_for(speed, voice.config.length_scale)
-        id_to_phone = _id_to_phone(voice.config.phoneme_id_map)
-        audio_parts: list[np.ndarray] = []
-        phones: list[PhoneSpan] = []
-        offset = 0
-        for sentence in voice.phonemize(text):
-            if not sentence:
-                continue
-            sentence_audio = []
-            for piece in split_long_sentence(sentence):
-                phoneme_ids = voice.phonemes_to_ids(piece)
-                audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed)
-                if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
-                    raise InvalidVoiceModel(
-                        f"voice_id: {voice_files.voice_id!r} does not expose phoneme durations"
-                    )
-                phones.extend(_phone_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
-                sentence_audio.append(audio.reshape(-1))
-                offset += audio.size
-            audio_parts.append(_normalized(np.concatenate(sentence_audio)))
-        if not audio_parts:
-            raise InvalidInput("text", "nothing speakable in it (only punctuation or symbols)")
-        samples = np.concatenate(audio_parts).astype(np.float32, copy=False)
-        return Speech(samples=samples, sample_rate=voice.config.sample_rate, phones=phones)
+        return synthesize_with(self._loaded(voice_files), voice_files.voice_id, text, speed, seed)
 
     def load(self, voice_files: VoiceFiles):  # -> piper.PiperVoice
         """The voice's Piper object (phonemizer, config, session), loaded once."""
         return self._loaded(voice_files).piper
 
-    def _loaded(self, voice_files: VoiceFiles) -> _LoadedVoice:
+    def _loaded(self, voice_files: VoiceFiles) -> LoadedVoice:
         with self._lock:
             voice = self._voices.get(voice_files.model_path)
             if voice is None:
@@ -135,7 +112,7 @@ class PiperEngine:
                 self._voices[voice_files.model_path] = voice
             return voice
 
-    def _load_uncached(self, voice_files: VoiceFiles) -> _LoadedVoice:
+    def _load_uncached(self, voice_files: VoiceFiles) -> LoadedVoice:
         import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
@@ -155,7 +132,7 @@ class PiperEngine:
                 for model_input in session.get_inputs()
                 if model_input.name in NOISE_INPUTS
             }
-            return _LoadedVoice(PiperVoice(config=config, session=session), session, noise_channels)
+            return LoadedVoice(PiperVoice(config=config, session=session), session, noise_channels)
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
                 f"voice_id: {voice_files.voice_id!r} is not a valid Piper model "
@@ -188,8 +165,35 @@ class PiperEngine:
         return patched
 
 
+def synthesize_with(loaded: LoadedVoice, voice_id: str, text: str, speed: float, seed: int) -> Speech:
+    """``PiperEngine.synthesize`` on an already loaded voice (benchmarks also run it on Piper's own model)."""
+    voice = loaded.piper
+    length_scale = length_scale_for(speed, voice.config.length_scale)
+    id_to_phone = _id_to_phone(voice.config.phoneme_id_map)
+    audio_parts: list[np.ndarray] = []
+    phones: list[PhoneSpan] = []
+    offset = 0
+    for sentence in voice.phonemize(text):
+        if not sentence:
+            continue
+        sentence_audio = []
+        for piece in split_long_sentence(sentence):
+            phoneme_ids = voice.phonemes_to_ids(piece)
+            audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed)
+            if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
+                raise InvalidVoiceModel(f"voice_id: {voice_id!r} does not expose phoneme durations")
+            phones.extend(_phone_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
+            sentence_audio.append(audio.reshape(-1))
+            offset += audio.size
+        audio_parts.append(_normalized(np.concatenate(sentence_audio)))
+    if not audio_parts:
+        raise InvalidInput("text", "nothing speakable in it (only punctuation or symbols)")
+    samples = np.concatenate(audio_parts).astype(np.float32, copy=False)
+    return Speech(samples=samples, sample_rate=voice.config.sample_rate, phones=phones)
+
+
 def _run_model(
-    voice: _LoadedVoice, phoneme_ids: list[int], length_scale: float, seed: int
+    voice: LoadedVoice, phoneme_ids: list[int], length_scale: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One model call: raw audio and samples per phoneme id (None if the model does not expose them).
 
