@@ -30,7 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
+from bench_pipeline import piper_alone  # noqa: E402 (this script's folder is on sys.path)
 from support.services import cli_env, start_api  # noqa: E402 (needs the sys.path line above)
+
+from avatar_service.tts import VoiceCatalog  # noqa: E402
 
 HEADERS = {"Content-Type": "application/json"}
 NUMBERS = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()
@@ -54,24 +57,6 @@ def render_seconds(port: int, text: str) -> float:
     if json.loads(payload)["cached"]:
         raise SystemExit("benchmark texts must be new to the cache")
     return elapsed
-
-
-def piper_alone():
-    """Piper as a user would run it: the bundled voice loaded with PiperVoice.load, default settings."""
-    from piper import PiperVoice
-
-    from avatar_service.tts import VoiceCatalog
-
-    voice_files = VoiceCatalog().get(None)
-    voice = PiperVoice.load(voice_files.model_path, voice_files.config_path)
-
-    def synthesize_seconds(text: str) -> float:
-        started = time.perf_counter()
-        for _chunk in voice.synthesize(text):
-            pass
-        return time.perf_counter() - started
-
-    return synthesize_seconds
 
 
 def renders_per_second(port: int, tag: str, clients: int, renders: int) -> float:
@@ -106,7 +91,7 @@ def main() -> int:
                 server, base_url = start_api(env, Path(workdir) / f"{name}.log")
                 servers.append(server)
                 ports[name] = int(base_url.rsplit(":", 1)[1])
-            piper = piper_alone()
+            piper = piper_alone(VoiceCatalog().get(None))
             for name, port in ports.items():  # warm up: voice load, espeak, onnxruntime arenas
                 for index in range(3):
                     render_seconds(port, short_sentence(f"warm {name}", index))

@@ -101,7 +101,8 @@ class PiperEngine:
         return synthesize_with(self._loaded(voice_files), voice_files.voice_id, text, speed, seed)
 
     def load(self, voice_files: VoiceFiles):  # -> piper.PiperVoice
-        """The voice's Piper object (phonemizer, config, session), loaded once."""
+        """The voice's Piper object (phonemizer, ids, config), loaded once. Synthesize through this engine:
+        the object's session is the patched model, which needs the noise inputs ``synthesize`` feeds."""
         return self._loaded(voice_files).piper
 
     def _loaded(self, voice_files: VoiceFiles) -> LoadedVoice:
