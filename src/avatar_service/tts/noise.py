@@ -16,7 +16,7 @@ DURATION_NOISE = "noise_durations"
 PRIOR_NOISE = "noise_prior"
 NOISE_INPUTS = (DURATION_NOISE, PRIOR_NOISE)
 # Audio frames per phoneme id the prior's buffer covers at length_scale 1 (en_US-joe-medium needed at most
-# 4.55, measured over many texts and seeds; see docs/pipeline.md). A much larger buffer costs time to fill.
+# 4.31 in 354 calls at speeds 0.5-2; see docs/pipeline.md). A much larger buffer costs time to fill.
 PRIOR_FRAMES_PER_ID = 8
 
 
