@@ -11,10 +11,10 @@ def _fingerprint(renderer) -> tuple[str, list]:
     return hashlib.sha256(speech.samples.tobytes()).hexdigest(), speech.phones
 
 
-def test_one_session_per_voice_with_two_threads_and_no_spinning(renderer):
+def test_one_session_per_voice_with_onnx_threads_and_no_spinning(renderer):
     session = renderer.engine._loaded(renderer.catalog.get(None)).session
     options = session.get_session_options()
-    assert options.intra_op_num_threads == renderer.settings.onnx_threads == 2
+    assert options.intra_op_num_threads == renderer.settings.onnx_threads
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
