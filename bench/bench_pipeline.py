@@ -2,6 +2,9 @@
 
     python bench/bench_pipeline.py [--repeats 7]
 
+Piper alone is what a user would run instead: the same voice loaded with ``PiperVoice.load`` at its default
+onnxruntime settings, ``synthesize`` consumed to the last chunk, interleaved with the pipeline's renders.
+
 Targets (issue 2): pipeline ≤ 1.10× Piper alone; short text end to end ≤ 300 ms warm; real-time factor
 ≤ 0.1 on long text; peak memory of the rendering process ≤ 350 MB.
 """
@@ -13,12 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from avatar_service.config import Settings
 from avatar_service.pipeline import Renderer
 from avatar_service.schemas import parse_request
-from avatar_service.tts.engine import length_scale_for
+from avatar_service.tts import VoiceFiles
 
 SHORT = "Hello! I am your avatar, and I can talk to you on any CPU."
 MEDIUM = (
@@ -50,16 +54,20 @@ LONG = " ".join(
 )
 
 
-def piper_alone(renderer: Renderer, text: str) -> float:
-    """Seconds for Piper to synthesize ``text`` with the same loaded voice, consuming every chunk."""
-    from piper.config import SynthesisConfig
+def piper_alone(files: VoiceFiles) -> Callable[[str], float]:
+    """Piper as a user would run it instead: the voice loaded with ``PiperVoice.load`` (its default
+    onnxruntime settings); returns a function timing ``synthesize(text)`` to the last chunk, in seconds."""
+    from piper import PiperVoice
 
-    voice = renderer.engine.load(renderer.catalog.get(None))
-    config = SynthesisConfig(length_scale=length_scale_for(1.0, voice.config.length_scale))
-    started = time.perf_counter()
-    for _chunk in voice.synthesize(text, syn_config=config):
-        pass
-    return time.perf_counter() - started
+    voice = PiperVoice.load(files.model_path, files.config_path)
+
+    def seconds(text: str) -> float:
+        started = time.perf_counter()
+        for _chunk in voice.synthesize(text):
+            pass
+        return time.perf_counter() - started
+
+    return seconds
 
 
 def whole_pipeline(renderer: Renderer, text: str) -> tuple[float, int]:
@@ -100,15 +108,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         renderer = Renderer(Settings(data_dir=Path(data_dir)))
         renderer.warm_up()
+        piper = piper_alone(renderer.catalog.get(None))
         for text in (SHORT, MEDIUM):  # warm caches (espeak, onnxruntime arenas)
             whole_pipeline(renderer, text)
+            piper(text)
 
         print(f"{'text':<8}{'chars':>6}{'audio s':>9}{'piper ms':>10}{'pipeline ms':>13}{'ratio':>7}{'RTF':>7}")
         ratios = {}
         for name, text in (("short", SHORT), ("medium", MEDIUM), ("long", LONG)):
             piper_times, pipeline_times, durations = [], [], []
             for _ in range(args.repeats):  # interleaved, so load on the machine hits both alike
-                piper_times.append(piper_alone(renderer, text))
+                piper_times.append(piper(text))
                 elapsed, duration_ms = whole_pipeline(renderer, text)
                 pipeline_times.append(elapsed)
                 durations.append(duration_ms)

@@ -1,5 +1,8 @@
 """The whole render pipeline: audio files, durations, speed, bad input."""
 
+import json
+import subprocess
+import sys
 import wave
 
 import pytest
@@ -90,3 +93,29 @@ def test_corrupt_voice_model_is_a_clear_error(settings):
     assert "en_US-broken-medium" in renderer.voice_ids()
     with pytest.raises(InvalidVoiceModel, match="en_US-broken-medium"):
         renderer.render(parse_request(text="hi", voice_id="en_US-broken-medium"))
+
+
+def test_same_request_gives_identical_audio_and_timeline_in_one_process_and_in_a_fresh_one(renderer, tmp_path):
+    text = "Say it twice. It must sound exactly the same, and the mouth must move the same way!"
+    first = renderer.render(parse_request(text=text), audio_dir=tmp_path)
+    first_audio = (tmp_path / first.audio_file).read_bytes()
+    again_dir = tmp_path / "again"
+    again_dir.mkdir()
+    again = renderer.render(parse_request(text=text), audio_dir=again_dir)
+    assert (again_dir / again.audio_file).read_bytes() == first_audio
+    assert (again.duration_ms, again.mouth_cues, again.eye_events) == (
+        first.duration_ms, first.mouth_cues, first.eye_events
+    )
+
+    fresh_dir = tmp_path / "fresh"
+    done = subprocess.run(
+        [sys.executable, "-m", "avatar_service", "render", text, "--out", str(fresh_dir)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    fresh = json.loads(done.stdout)
+    assert fresh["render_id"] == first.render_id
+    assert (fresh_dir / first.audio_file).read_bytes() == first_audio
+    assert fresh["duration_ms"] == first.duration_ms
+    assert fresh["mouth_cues"] == [cue.model_dump(mode="json") for cue in first.mouth_cues]
+    assert fresh["eye_events"] == [event.model_dump(mode="json") for event in first.eye_events]

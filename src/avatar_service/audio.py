@@ -52,7 +52,9 @@ def encode_ogg_opus(samples: np.ndarray, sample_rate: int) -> bytes:
 
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="ogg") as container:
+    # bitexact: "only write platform-, build- and time-independent data" (FFmpeg formats docs, fflags); without
+    # it the Ogg muxer picks a random stream serial number, and one render would give different files.
+    with av.open(buffer, mode="w", format="ogg", options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
         stream.bit_rate = OPUS_BITRATE
         stream.codec_context.options = {"compression_level": OPUS_COMPLEXITY}

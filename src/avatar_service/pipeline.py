@@ -33,6 +33,12 @@ class Utterance:
     eye_events: list[EyeEvent]
 
 
+def speech_seed(render_id: str, piece: int = 0) -> int:
+    """Piper's noise seed for one piece of a render (SSML breaks cut a text into pieces): its content hash read
+    as a number, plus the piece's index, so a re-render is identical."""
+    return int(render_id, 16) + piece
+
+
 class Renderer:
     """Holds the loaded voices; ``render`` is blocking CPU work, safe to call from several threads."""
 
@@ -60,21 +66,23 @@ class Renderer:
         """Load the default voice now rather than on the first request."""
         self.engine.load(self.catalog.get(None))
 
-    def speak(self, voice: VoiceFiles, text: str, speed: float, eye_seed: str) -> Utterance:
-        """Normalize ``text`` (or read its SSML), synthesize it and time the face to it; ``eye_seed`` (a hex
-        digest) seeds the eye events. Blocking CPU work (renders and stream segments both come here)."""
+    def speak(self, voice: VoiceFiles, text: str, speed: float, seed: str) -> Utterance:
+        """Normalize ``text`` (or read its SSML), synthesize it and time the face to it; ``seed`` (a hex
+        digest) seeds Piper's noise and the eye events. Blocking CPU work (renders and stream segments both come here)."""
         pieces = prepare(text, voice_language(voice))
         speech = join(
             [
-                self.engine.synthesize(voice, piece.text, _clamped(speed * piece.rate))
+                self.engine.synthesize(
+                    voice, piece.text, _clamped(speed * piece.rate), seed=speech_seed(seed, index)
+                )
                 if isinstance(piece, Spoken)
                 else piece.ms
-                for piece in pieces
+                for index, piece in enumerate(pieces)
             ],
             self.engine.load(voice).config.sample_rate,
         )
         cues = mouth_cues(speech)
-        return Utterance(speech, cues, eye_events(eye_seed, cues, speech.duration_ms))
+        return Utterance(speech, cues, eye_events(seed, cues, speech.duration_ms))
 
     def render(
         self, request: RenderRequest, audio_format: str = "ogg", audio_dir: Path | None = None

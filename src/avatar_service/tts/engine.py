@@ -2,9 +2,10 @@
 
 Piper's VITS models compute a per-phoneme-id sample count (the ``w_ceil`` tensor) that sums exactly to the
 audio length. We expose it by patching the ONNX graph once and caching the patched copy, which then loads in
-~0.35 s without ``onnx`` (piper1-gpl docs/ALIGNMENTS.md; docs/sources.md "Piper voices"). Durations change on
-every call (noise_w), so mouth timing must come from the same call as the audio — which is why this returns
-both together.
+~0.35 s without ``onnx`` (piper1-gpl docs/ALIGNMENTS.md; docs/sources.md "Piper voices"). The same patch
+turns the model's two noise samplers into inputs, which we fill from a seed: the same text, speed and seed
+give the same samples and durations, bit for bit (see docs/pipeline.md, "Deterministic renders"). Mouth
+timing still comes from the same call as the audio.
 """
 
 import hashlib
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_service.errors import InvalidInput, InvalidVoiceModel
+from avatar_service.tts.noise import NOISE_INPUTS, noise_feeds
 from avatar_service.tts.voices import VoiceFiles
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,63 +64,49 @@ class Speech:
         return round(len(self.samples) * 1000 / self.sample_rate)
 
 
-_PATCH_SCRIPT = """
-import sys
-import onnx
-from piper.patch_voice_with_alignment import add_alignment_output
-model = onnx.load(sys.argv[1])
-try:
-    add_alignment_output(model)
-except ValueError:
-    pass  # already patched upstream: the output is there
-onnx.save(model, sys.argv[2])
-"""
+# Part of a patched model's cache key: bump it whenever tts/patch.py changes what it makes, so copies made by
+# an older version are made again (2: noise inputs added).
+PATCH_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class LoadedVoice:
+    """A voice ready to synthesize: Piper's object for text → ids, and the session that runs the model."""
+
+    piper: object  # piper.PiperVoice: phonemizer, id map and config
+    session: object  # onnxruntime.InferenceSession of the patched model; concurrent runs share it
+    noise_channels: dict[str, int]  # the noise inputs the model declares → channels
 
 
 class PiperEngine:
     """Loads each voice once (thread-safe) and synthesizes text with phoneme timings.
 
-    ``onnx_threads`` caps onnxruntime's threads per synthesis: with 1, two renders on two cores run side by
-    side instead of fighting over both (measured: 1 thread rendered faster than the default even alone).
+    Thread policy: one onnxruntime session per voice with ``onnx_threads`` intra-op threads (default 2),
+    shared by every render in the process, with the pool's spin-waiting off. A lone request then runs as
+    fast as Piper at its defaults on two cores, and concurrent renders do not lose a core to a pool thread
+    spinning between parallel sections (onnxruntime docs, "Thread management": allow_spinning trades CPU
+    for latency). The thread count is fixed rather than chosen per call because it changes the result:
+    onnxruntime splits some kernels' work by it, so 1 and 2 threads give audio that differs in its last
+    bits, while a fixed count gives the same bits alone or under load (tests/tts/test_thread_policy.py;
+    measurements in docs/pipeline.md).
     """
 
-    def __init__(self, patched_models_dir: Path, onnx_threads: int = 1) -> None:
+    def __init__(self, patched_models_dir: Path, onnx_threads: int = 2) -> None:
         self._patched_dir = patched_models_dir
         self._onnx_threads = onnx_threads
-        self._voices: dict[Path, object] = {}
+        self._voices: dict[Path, LoadedVoice] = {}
         self._lock = threading.Lock()
 
-    def synthesize(self, voice_files: VoiceFiles, text: str, speed: float = 1.0) -> Speech:
-        from piper.config import SynthesisConfig
-
-        voice = self.load(voice_files)
-        config = SynthesisConfig(length_scale=length_scale_for(speed, voice.config.length_scale))
-        id_to_phone = _id_to_phone(voice.config.phoneme_id_map)
-        audio_parts: list[np.ndarray] = []
-        phones: list[PhoneSpan] = []
-        offset = 0
-        for sentence in voice.phonemize(text):
-            if not sentence:
-                continue
-            sentence_audio = []
-            for piece in split_long_sentence(sentence):
-                phoneme_ids = voice.phonemes_to_ids(piece)
-                result = voice.phoneme_ids_to_audio(phoneme_ids, config, include_alignments=True)
-                audio, samples_per_id = result if isinstance(result, tuple) else (result, None)
-                if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
-                    raise InvalidVoiceModel(
-                        f"voice_id: {voice_files.voice_id!r} does not expose phoneme durations"
-                    )
-                phones.extend(_phone_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
-                sentence_audio.append(audio.reshape(-1))
-                offset += audio.size
-            audio_parts.append(_normalized(np.concatenate(sentence_audio)))
-        if not audio_parts:
-            raise InvalidInput("text", "nothing speakable in it (only punctuation or symbols)")
-        samples = np.concatenate(audio_parts).astype(np.float32, copy=False)
-        return Speech(samples=samples, sample_rate=voice.config.sample_rate, phones=phones)
+    def synthesize(self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0) -> Speech:
+        """Speech for ``text``; the same voice, text, speed and ``seed`` (≥ 0) always give the same result."""
+        return synthesize_with(self._loaded(voice_files), voice_files.voice_id, text, speed, seed)
 
     def load(self, voice_files: VoiceFiles):  # -> piper.PiperVoice
+        """The voice's Piper object (phonemizer, ids, config), loaded once. Synthesize through this engine:
+        the object's session is the patched model, which needs the noise inputs ``synthesize`` feeds."""
+        return self._loaded(voice_files).piper
+
+    def _loaded(self, voice_files: VoiceFiles) -> LoadedVoice:
         with self._lock:
             voice = self._voices.get(voice_files.model_path)
             if voice is None:
@@ -126,7 +114,7 @@ class PiperEngine:
                 self._voices[voice_files.model_path] = voice
             return voice
 
-    def _load_uncached(self, voice_files: VoiceFiles):
+    def _load_uncached(self, voice_files: VoiceFiles) -> LoadedVoice:
         import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
@@ -135,12 +123,18 @@ class PiperEngine:
             config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self._onnx_threads  # 0 = one per core
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = onnxruntime.InferenceSession(
                 str(self._patched_model(voice_files)),
                 sess_options=options,
                 providers=["CPUExecutionProvider"],
             )
-            return PiperVoice(config=config, session=session)
+            noise_channels = {
+                model_input.name: model_input.shape[0]
+                for model_input in session.get_inputs()
+                if model_input.name in NOISE_INPUTS
+            }
+            return LoadedVoice(PiperVoice(config=config, session=session), session, noise_channels)
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
                 f"voice_id: {voice_files.voice_id!r} is not a valid Piper model "
@@ -151,17 +145,16 @@ class PiperEngine:
         """A copy of the model with the duration tensor as an output, made once per model file."""
         stat = voice_files.model_path.stat()
         key = hashlib.sha256(
-            f"{voice_files.model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            f"{voice_files.model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{PATCH_FORMAT}".encode()
         ).hexdigest()[:16]
         patched = self._patched_dir / f"{voice_files.voice_id}-{key}.onnx"
         if patched.is_file():
             return patched
         self._patched_dir.mkdir(parents=True, exist_ok=True)
         partial = patched.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
-        # In a child process: loading the graph with onnx peaks at ~150 MB more than rendering ever needs,
-        # and a long-running service should not keep that (or onnx itself) for a one-time job.
+        # In a child process: see tts/patch.py for why.
         done = subprocess.run(
-            [sys.executable, "-c", _PATCH_SCRIPT, str(voice_files.model_path), str(partial)],
+            [sys.executable, "-m", "avatar_service.tts.patch", str(voice_files.model_path), str(partial)],
             capture_output=True,
             text=True,
         )
@@ -172,6 +165,56 @@ class PiperEngine:
         partial.replace(patched)  # atomic: a concurrent loader sees a whole file or none
         _LOGGER.info("cached alignment-patched model %s", patched)
         return patched
+
+
+def synthesize_with(loaded: LoadedVoice, voice_id: str, text: str, speed: float, seed: int) -> Speech:
+    """``PiperEngine.synthesize`` on an already loaded voice (benchmarks also run it on Piper's own model)."""
+    voice = loaded.piper
+    length_scale = length_scale_for(speed, voice.config.length_scale)
+    id_to_phone = _id_to_phone(voice.config.phoneme_id_map)
+    audio_parts: list[np.ndarray] = []
+    phones: list[PhoneSpan] = []
+    offset = 0
+    for sentence in voice.phonemize(text):
+        if not sentence:
+            continue
+        sentence_audio = []
+        for piece in split_long_sentence(sentence):
+            phoneme_ids = voice.phonemes_to_ids(piece)
+            audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed)
+            if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
+                raise InvalidVoiceModel(f"voice_id: {voice_id!r} does not expose phoneme durations")
+            phones.extend(_phone_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
+            sentence_audio.append(audio.reshape(-1))
+            offset += audio.size
+        audio_parts.append(_normalized(np.concatenate(sentence_audio)))
+    if not audio_parts:
+        raise InvalidInput("text", "nothing speakable in it (only punctuation or symbols)")
+    samples = np.concatenate(audio_parts).astype(np.float32, copy=False)
+    return Speech(samples=samples, sample_rate=voice.config.sample_rate, phones=phones)
+
+
+def _run_model(
+    voice: LoadedVoice, phoneme_ids: list[int], length_scale: float, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One model call: raw audio and samples per phoneme id (None if the model does not expose them).
+
+    The inputs are those of Piper's ``PiperVoice.phoneme_ids_to_audio``, plus the seeded noise.
+    """
+    config = voice.piper.config
+    feeds = {
+        "input": np.array([phoneme_ids], dtype=np.int64),
+        "input_lengths": np.array([len(phoneme_ids)], dtype=np.int64),
+        "scales": np.array([config.noise_scale, length_scale, config.noise_w_scale], dtype=np.float32),
+        **noise_feeds(voice.noise_channels, phoneme_ids, length_scale, seed),
+    }
+    if config.num_speakers > 1:
+        feeds["sid"] = np.array([config.default_speaker_id], dtype=np.int64)
+    outputs = voice.session.run(None, feeds)
+    audio = outputs[0].reshape(-1)
+    if len(outputs) < 2:
+        return audio, None
+    return audio, (outputs[1].reshape(-1) * config.hop_length).astype(np.int64)
 
 
 def split_long_sentence(phonemes: list[str], limit: int = MAX_PHONEMES_PER_CALL) -> list[list[str]]:

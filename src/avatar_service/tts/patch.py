@@ -1,0 +1,108 @@
+"""One-time edit of a Piper voice model: phoneme durations as an output, the sampling noise as inputs.
+
+Run in a child process (``python -m avatar_service.tts.patch MODEL OUTPUT``): loading a graph with ``onnx``
+peaks at ~150 MB more than rendering ever needs, and a long-running service should not keep that, or the
+``onnx`` package itself, for a one-time job.
+
+Why noise inputs: a VITS voice (Kim et al. 2021, "Conditional Variational Autoencoder with Adversarial
+Learning for End-to-End Text-to-Speech", §2.2.2 and §2.3) samples Gaussian noise twice per call — once in the
+stochastic duration predictor (2 channels per phoneme id) and once to draw the latent from the prior (one
+value per latent channel and audio frame). Piper's ONNX export turns both into ``RandomNormalLike`` nodes
+without a seed, and a seed attribute would not help: onnxruntime's generator advances on every run of a
+session, so only a fresh session repeats its sequence. Each node is therefore replaced by a graph input the
+caller fills from its own seeded generator (see docs/pipeline.md, "Deterministic renders").
+"""
+
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+# In graph order: the duration predictor's noise node always comes first, because its output decides how
+# many frames the prior's noise has and ONNX keeps nodes in topological order (onnx/docs/IR.md, "Graphs").
+from avatar_service.tts.noise import NOISE_INPUTS
+
+
+def add_noise_inputs(model: onnx.ModelProto) -> None:
+    """Replace each ``RandomNormalLike`` node by a 2-D input ``[channels, length]`` holding the noise.
+
+    The input may be shorter or longer than the tensor the node made: it is flattened, tiled until it covers
+    the element count, cut to it and reshaped like the node's output, which keeps its name so the node's
+    consumers (and the noise scales they multiply by) are untouched.
+    """
+    graph = model.graph
+    noise_nodes = [node for node in graph.node if node.op_type == "RandomNormalLike"]
+    if not noise_nodes:
+        return  # nothing random: already deterministic
+    if len(noise_nodes) != len(NOISE_INPUTS):
+        raise ValueError(f"expected {len(NOISE_INPUTS)} RandomNormalLike nodes, found {len(noise_nodes)}")
+    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    known = [*inferred.graph.input, *inferred.graph.value_info]
+    shapes = {info.name: info.type.tensor_type.shape for info in known}
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(_int64s([0]), "noise/zero"),
+            numpy_helper.from_array(_int64s([1]), "noise/one"),
+            numpy_helper.from_array(_int64s([-1]), "noise/flat"),
+        ]
+    )
+    for node, input_name in zip(noise_nodes, NOISE_INPUTS):
+        (like,) = node.input
+        (output,) = node.output
+        graph.input.append(
+            helper.make_tensor_value_info(
+                input_name, TensorProto.FLOAT, [_channels(shapes.get(like), output), f"{input_name}_length"]
+            )
+        )
+        index = list(graph.node).index(node)
+        graph.node.remove(node)
+        for offset, replacement in enumerate(_noise_from_input(input_name, like, output)):
+            graph.node.insert(index + offset, replacement)
+    onnx.checker.check_model(model, full_check=True)
+
+
+def _noise_from_input(input_name: str, like: str, output: str) -> list[onnx.NodeProto]:
+    """Nodes computing ``output`` = the input's values, tiled and cut to the shape of ``like``."""
+    p = f"{input_name}/"
+    return [
+        helper.make_node("Reshape", [input_name, "noise/flat"], [p + "values"]),
+        helper.make_node("Shape", [like], [p + "shape"]),
+        helper.make_node("ReduceProd", [p + "shape"], [p + "count"], keepdims=1),
+        helper.make_node("Shape", [p + "values"], [p + "available"]),
+        # Tile repeats = ceil(count / available), in integers: (count + available - 1) // available.
+        helper.make_node("Add", [p + "count", p + "available"], [p + "count_plus"]),
+        helper.make_node("Sub", [p + "count_plus", "noise/one"], [p + "ceil_numerator"]),
+        helper.make_node("Div", [p + "ceil_numerator", p + "available"], [p + "repeats"]),
+        helper.make_node("Tile", [p + "values", p + "repeats"], [p + "tiled"]),
+        helper.make_node("Slice", [p + "tiled", "noise/zero", p + "count", "noise/zero"], [p + "cut"]),
+        helper.make_node("Reshape", [p + "cut", p + "shape"], [output]),
+    ]
+
+
+def _channels(shape: onnx.TensorShapeProto | None, noise_name: str) -> int:
+    """The noise tensor's second dimension (batch, channels, length), known statically in VITS exports."""
+    dims = list(shape.dim) if shape is not None else []
+    if len(dims) != 3 or not dims[1].HasField("dim_value"):
+        raise ValueError(f"cannot tell how many channels {noise_name} has")
+    return dims[1].dim_value
+
+
+def _int64s(values: list[int]) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def main(model_path: str, output_path: str) -> None:
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load(model_path)
+    add_noise_inputs(model)  # first: it checks the graph, and Piper's alignment output carries no type
+    try:
+        add_alignment_output(model)
+    except ValueError:
+        pass  # already patched upstream: the output is there
+    onnx.save(model, output_path)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
