@@ -36,7 +36,7 @@ from support.services import cli_env, start_api  # noqa: E402 (needs the sys.pat
 from avatar_service.tts import VoiceCatalog  # noqa: E402
 
 HEADERS = {"Content-Type": "application/json"}
-NUMBERS = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen".split()
+NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen"]
 
 
 def short_sentence(tag: str, index: int) -> str:

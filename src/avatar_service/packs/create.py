@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from avatar_service.packs.eyes import EyeSprites, make_eye_sprites
+from avatar_service.packs.face_topology import face_mesh_triangles, face_oval_ring
 from avatar_service.packs.files import MANIFEST_NAME, manifest_json, staged_pack_dir
 from avatar_service.packs.framing import CANVAS, check_face_size, crop_face
 from avatar_service.packs.idle import IDLE_NAME, IdleMotion, render_idle_loop
-from avatar_service.packs.face_topology import face_mesh_triangles, face_oval_ring
 from avatar_service.packs.imaging import decoded, lossless_webp_bytes, photo_bytes, png_bytes
 from avatar_service.packs.manifest import (
+    PACK_FORMAT_VERSION,
     EyesLayer,
     Motion,
-    PACK_FORMAT_VERSION,
     MouthLayer,
     PackManifest,
     Point,

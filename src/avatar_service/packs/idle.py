@@ -32,6 +32,9 @@ class IdleMotion:
     crf: int = 40
 
 
+DEFAULT_MOTION = IdleMotion()
+
+
 def head_pose(motion: IdleMotion, frame: int) -> tuple[float, float, float, float]:
     """(dx, dy, roll in degrees, scale) of the head at `frame`."""
     phase = 2 * math.pi * frame / (motion.seconds * motion.fps)
@@ -72,7 +75,7 @@ def warp_frame(
     return base.transform(base.size, Image.Transform.MESH, mesh, resample=Image.Resampling.BICUBIC)
 
 
-def render_idle_loop(base: Image.Image, manifest: PackManifest, motion: IdleMotion = IdleMotion()) -> bytes:
+def render_idle_loop(base: Image.Image, manifest: PackManifest, motion: IdleMotion = DEFAULT_MOTION) -> bytes:
     """Encode the idle loop as VP9 WebM bytes."""
     import av
 
@@ -96,7 +99,7 @@ def render_idle_loop(base: Image.Image, manifest: PackManifest, motion: IdleMoti
     return buffer.getvalue()
 
 
-def add_idle_loop(pack_dir: Path, motion: IdleMotion = IdleMotion()) -> Path:
+def add_idle_loop(pack_dir: Path, motion: IdleMotion = DEFAULT_MOTION) -> Path:
     """Make `idle_loop.webm` for a pack. A timeline tracked on an older loop no longer matches, so it is
     dropped from the manifest (run `avatar-service anchors` again)."""
     manifest = load_manifest(pack_dir)
