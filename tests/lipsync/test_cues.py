@@ -73,7 +73,9 @@ def test_punctuation_pauses_are_rest(renders):
 
 
 def test_cues_track_the_audio_loudness(renderer, renders):
-    """REST stretches sit where the produced audio is quiet, open vowels where it is loud."""
+    """REST stretches sit where the produced audio is quiet, open vowels where it is loud (pooled over the
+    renders: a short text may have no pause of 150 ms at all)."""
+    rest, open_ = [], []
     for record in renders.values():
         samples, rate = decode_mono(renderer.settings.audio_dir / record.audio_file)
         envelope = loudness_envelope(samples, rate)
@@ -84,10 +86,10 @@ def test_cues_track_the_audio_loudness(renderer, renders):
 
         cues = record.mouth_cues
         ends = [c.t_ms for c in cues[1:]] + [record.duration_ms]
-        rest = [level(c.t_ms, e) for c, e in zip(cues, ends) if c.viseme == "REST" and e - c.t_ms >= 150]
-        open_ = [level(c.t_ms, e) for c, e in zip(cues, ends) if c.viseme in ("AA", "OH") and c.weight >= 0.6]
-        assert rest and open_
-        assert np.median(open_) > 4 * np.median(rest)
+        rest += [level(c.t_ms, e) for c, e in zip(cues, ends) if c.viseme == "REST" and e - c.t_ms >= 150]
+        open_ += [level(c.t_ms, e) for c, e in zip(cues, ends) if c.viseme in ("AA", "OH") and c.weight >= 0.6]
+    assert len(rest) >= 3 and len(open_) >= 10
+    assert np.median(open_) > 4 * np.median(rest)
 
 
 def test_unusual_text_renders(renderer):
