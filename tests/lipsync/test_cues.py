@@ -5,7 +5,7 @@ import pytest
 
 from avatar_service.audio import decode_mono
 from avatar_service.errors import InvalidInput
-from avatar_service.lipsync.cues import loudness_envelope
+from avatar_service.lipsync.cues import Segment, _remove_flicker, loudness_envelope
 from avatar_service.schemas import VISEMES, parse_request
 
 TEXTS = [
@@ -129,3 +129,11 @@ def test_a_shape_squeezed_at_the_start_does_not_flicker():
     for cue, following in zip(cues, cues[1:]):
         if cue.viseme != "REST":
             assert following.t_ms - cue.t_ms >= 50, cues
+
+
+@pytest.mark.timeout(10)
+def test_a_tiny_sound_between_short_pauses_closes_the_mouth_instead_of_looping():
+    # Nothing can lend it time and no speaking neighbour can absorb it; this once looped forever (a worker
+    # in the compose test hung on a 700-character text).
+    segments = [Segment(0, 20, None), Segment(20, 30, "t", "TH", 0.3), Segment(30, 50, None)]
+    assert _remove_flicker(segments) == [Segment(0, 50, None)]

@@ -252,8 +252,9 @@ def _absorb(segments: list[Segment], index: int) -> list[Segment]:
         n for n in (index - 1, index + 1) if 0 <= n < len(segments) and not segments[n].is_pause
     ]
     if not speaking:
-        # Too short to show and nothing to lend time (a whole text of one tiny sound): keep the mouth closed.
-        segments[index] = replace(segment, viseme="REST", weight=0.0)
+        # Too short to show and nothing to lend time (a tiny sound between short pauses, or a whole text of
+        # one): keep the mouth closed. It becomes a pause, which has no minimum, so the caller's loop ends.
+        segments[index] = replace(segment, phone=None, viseme="REST", weight=0.0)
         return _merge(segments)
     # Prefer swallowing a consonant neighbour, then the longer one.
     neighbour = max(
