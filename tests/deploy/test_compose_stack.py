@@ -7,6 +7,7 @@ engine can start. The base tarball, the wheelhouse and the images are cached (AV
 engine's image store), so a second run only starts the stack.
 """
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import websockets
 
 from avatar_service.config import Settings
 from tests.support import require
@@ -215,6 +217,28 @@ def test_a_job_outlives_the_worker_killed_while_running_it(stack):
     assert final["duration_ms"] > 90_000
     audio = httpx.get(final["audio_url"], headers={"Range": "bytes=0-3"})
     assert audio.status_code == 206 and audio.content == b"OggS"
+
+
+def test_a_websocket_stream_through_nginx(stack):
+    """The stream is synthesized by the API container (README, "Streaming") and reaches the client through
+    Nginx's WebSocket upgrade."""
+
+    async def converse() -> list:
+        url = stack.url.replace("http://", "ws://") + "/v1/avatar/stream"
+        async with websockets.connect(url, open_timeout=60, max_size=None) as socket:
+            await socket.send(json.dumps({"type": "start", "format": "pcm16"}))
+            await socket.send(json.dumps({"type": "text", "text": "Streamed through Nginx, one clause at a time."}))
+            await socket.send(json.dumps({"type": "end"}))
+            received = []
+            while not received or received[-1] != "done":
+                message = await asyncio.wait_for(socket.recv(), 120)
+                received.append(json.loads(message)["type"] if isinstance(message, str) else len(message))
+            return received
+
+    received = asyncio.run(converse())
+    assert received[0] == "ready" and received[-1] == "done"
+    segments = [i for i, kind in enumerate(received) if kind == "segment"]
+    assert segments and all(isinstance(received[i + 1], int) and received[i + 1] > 0 for i in segments)
 
 
 def test_down_leaves_nothing(stack):
