@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from avatar_service.errors import AvatarServiceError, ErrorKind, Overloaded
-from avatar_service.schemas import RenderRequest, describe_limit
+from avatar_service.errors import AvatarServiceError, ErrorKind, JobFailure, Overloaded
+from avatar_service.schemas import JobStatus, RenderRequest, describe_limit
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,6 +38,31 @@ PATH_LIMITS = {
 
 def error_response(status_code: int, detail: str, field: str | None = None, headers=None, **extra) -> JSONResponse:
     return JSONResponse({"detail": detail, "field": field, **extra}, status_code=status_code, headers=headers)
+
+
+def unfinished_job_response(
+    what: str, render_id: str, status: JobStatus, failure: JobFailure | None, poll_url: str, timeout_s: float
+) -> JSONResponse:
+    """A sync request whose job did not complete: its failure, with the status its kind maps to, or 504 with
+    where to poll (the job keeps running). ``what`` names the job in the message ("render", "lip sync")."""
+    if status is JobStatus.FAILED and failure is not None:
+        return error_response(
+            status_for(failure.kind),
+            f"{what} failed: {failure.message}",
+            failure.field,
+            render_id=render_id,
+            status=status,
+            poll_url=poll_url,
+            error=failure.message,
+            error_kind=failure.kind,
+        )
+    return error_response(
+        504,
+        f"{what} not finished within SYNC_TIMEOUT_SECONDS ({timeout_s:g} s); it keeps running: poll poll_url for the result",
+        render_id=render_id,
+        status=status,
+        poll_url=poll_url,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

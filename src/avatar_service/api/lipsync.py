@@ -17,10 +17,10 @@ from starlette.formparsers import MultiPartException
 
 from avatar_service.align import MAX_RECORDING_BYTES
 from avatar_service.align.recording import probe_recording
-from avatar_service.api.errors import error_response
+from avatar_service.api.errors import error_response, unfinished_job_response
 from avatar_service.api.limits import UploadPath
 from avatar_service.api.models import ErrorBody, RenderAccepted, RenderJobStatus, RenderPendingError
-from avatar_service.api.routes import RENDER_ID_PATTERN, _audio_url
+from avatar_service.api.routes import RENDER_ID_PATTERN, audio_url_for
 from avatar_service.api.services import services
 from avatar_service.errors import InvalidInput
 from avatar_service.recordings.jobs import LipsyncJobs, LipsyncState
@@ -90,25 +90,9 @@ async def lipsync(request: Request) -> Response:
         state = await jobs.wait(state.render_id, services(request).settings.sync_timeout_seconds)
     if state.status is JobStatus.COMPLETED:
         return _result(request, state)
-    poll_url = str(request.url_for("get_lipsync", render_id=state.render_id))
-    if state.status is JobStatus.FAILED:
-        field = state.error.field if state.error else None
-        return error_response(
-            422 if field else 500,
-            f"lip sync failed: {state.failure}",
-            field,
-            render_id=state.render_id,
-            status=state.status,
-            poll_url=poll_url,
-            error=state.failure,
-        )
-    timeout = services(request).settings.sync_timeout_seconds
-    return error_response(
-        504,
-        f"lip sync not finished within SYNC_TIMEOUT_SECONDS ({timeout:g} s); it keeps running: poll poll_url",
-        render_id=state.render_id,
-        status=state.status,
-        poll_url=poll_url,
+    return unfinished_job_response(
+        "lip sync", state.render_id, state.status, state.failure,
+        str(request.url_for("get_lipsync", render_id=state.render_id)), services(request).settings.sync_timeout_seconds,
     )
 
 
@@ -143,13 +127,17 @@ async def get_lipsync(
         return error_response(404, f"render_id: no lip sync {render_id} (never submitted, or expired)", "render_id")
     if state.status is JobStatus.COMPLETED:
         return _result(request, state)
-    status = RenderJobStatus(render_id=render_id, status=state.status, error=state.failure)
+    failure = state.failure
+    status = RenderJobStatus(
+        render_id=render_id, status=state.status,
+        error=failure.message if failure else None, error_kind=failure.kind if failure else None,
+    )
     return JSONResponse(status.model_dump(mode="json"))
 
 
 def _result(request: Request, state: LipsyncState) -> Response:
     record = state.record
-    audio_url = _audio_url(request, services(request), record.audio_file)
+    audio_url = audio_url_for(request, services(request), record.audio_file)
     result = RenderResult.from_record(record, audio_url, state.cached)
     return Response(result.model_dump_json(), media_type="application/json")
 

@@ -5,7 +5,7 @@ import asyncio
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from avatar_service.api.errors import error_response, status_for
+from avatar_service.api.errors import error_response, unfinished_job_response
 from avatar_service.api.models import ErrorBody, Health, RenderAccepted, RenderJobStatus, RenderPendingError, Voices
 from avatar_service.api.services import Services, services
 from avatar_service.cache import storage_problem
@@ -44,28 +44,9 @@ async def render(body: RenderRequest, request: Request) -> Response:
         state = await app.queue.wait(state.render_id, app.settings.sync_timeout_seconds)
     if state.status is JobStatus.COMPLETED:
         return _result_response(request, app, state)
-    poll_url = _poll_url(request, state.render_id)
-    if state.status is JobStatus.FAILED:
-        # Input only the pipeline can judge (e.g. text with nothing speakable) fails with kind invalid_input:
-        # the client's error (422); a broken voice file or a crash is the server's (500).
-        failure = state.failure
-        return error_response(
-            status_for(failure.kind),
-            f"render failed: {failure.message}",
-            failure.field,
-            render_id=state.render_id,
-            status=state.status,
-            poll_url=poll_url,
-            error=failure.message,
-            error_kind=failure.kind,
-        )
-    return error_response(
-        504,
-        f"render not finished within SYNC_TIMEOUT_SECONDS ({app.settings.sync_timeout_seconds:g} s); "
-        "it keeps running: poll poll_url for the result",
-        render_id=state.render_id,
-        status=state.status,
-        poll_url=poll_url,
+    return unfinished_job_response(
+        "render", state.render_id, state.status, state.failure, _poll_url(request, state.render_id),
+        app.settings.sync_timeout_seconds,
     )
 
 
@@ -154,11 +135,11 @@ async def _submit(app: Services, body: RenderRequest) -> JobState:
 
 def _result_response(request: Request, app: Services, state: JobState) -> Response:
     record = state.record
-    result = RenderResult.from_record(record, _audio_url(request, app, record.audio_file), state.cached)
+    result = RenderResult.from_record(record, audio_url_for(request, app, record.audio_file), state.cached)
     return Response(result.model_dump_json(), media_type="application/json")
 
 
-def _audio_url(request: Request, app: Services, audio_file: str) -> str:
+def audio_url_for(request: Request, app: Services, audio_file: str) -> str:
     """Built per response, never stored: AUDIO_BASE_URL when set, else this request's own base URL."""
     base = app.settings.audio_base_url
     if base:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from avatar_service.cache import ResultCache
 from avatar_service.config import Settings
-from avatar_service.errors import InvalidInput
+from avatar_service.errors import ErrorKind, InvalidInput, JobFailure
 from avatar_service.schemas import JobStatus, RenderRecord
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,31 +29,22 @@ FAILED_JOB_TTL_S = 600.0
 
 
 @dataclass(frozen=True)
-class Rejected:
-    """InvalidInput as it crosses the process boundary (its constructor does not survive pickling)."""
-
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
 class LipsyncState:
     render_id: str
     status: JobStatus
     record: RenderRecord | None = None
-    error: InvalidInput | None = None  # set when the input was at fault
-    failure: str | None = None  # set for any failure: a one-line reason
+    failure: JobFailure | None = None  # set when failed: its kind, the field at fault, one readable line
     cached: bool = False
 
 
-def run_job(upload: Path, transcript: str | None, audio_dir: Path, render_id: str) -> RenderRecord | Rejected:
+def run_job(upload: Path, transcript: str | None, audio_dir: Path, render_id: str) -> RenderRecord | JobFailure:
     """Runs in a pool process. The upload is removed whatever happens: its content is now in the record."""
     from avatar_service.recordings.pipeline import lipsync
 
     try:
         return lipsync(upload, transcript, audio_dir, render_id=render_id)
-    except InvalidInput as error:
-        return Rejected(error.field, error.message)
+    except InvalidInput as error:  # as data: the exception's constructor does not survive pickling
+        return JobFailure.from_exception(error)
     finally:
         upload.unlink(missing_ok=True)
 
@@ -134,7 +125,7 @@ class LipsyncJobs:
     def _finished(self, render_id: str, job: _Job) -> None:
         job.finished_at = time.monotonic()
         outcome = self._state_of(render_id, job)
-        if outcome.status is JobStatus.FAILED and outcome.error is None:
+        if outcome.failure is not None and outcome.failure.kind is ErrorKind.INTERNAL:
             cause = None if job.future.cancelled() else job.future.exception()
             _LOGGER.error("lip sync %s failed", render_id, exc_info=cause)
         if outcome.status is JobStatus.COMPLETED:
@@ -149,11 +140,10 @@ class LipsyncJobs:
         if future.cancelled() or future.exception() is not None:
             error = future.exception() if not future.cancelled() else None
             reason = f"internal error while lip-syncing ({type(error).__name__}); see the server log"
-            return LipsyncState(render_id, JobStatus.FAILED, failure=reason)
+            return LipsyncState(render_id, JobStatus.FAILED, failure=JobFailure(ErrorKind.INTERNAL, reason))
         result = future.result()
-        if isinstance(result, Rejected):
-            error = InvalidInput(result.field, result.message)
-            return LipsyncState(render_id, JobStatus.FAILED, error=error, failure=str(error))
+        if isinstance(result, JobFailure):
+            return LipsyncState(render_id, JobStatus.FAILED, failure=result)
         return LipsyncState(render_id, JobStatus.COMPLETED, record=result)
 
     def _forget_old_failures(self) -> None:
