@@ -113,7 +113,9 @@ def test_health_reports_the_valkey_queue_through_nginx(stack):
     response = httpx.get(stack.url + "/health")
     assert response.status_code == 200
     assert response.headers["server"].startswith("nginx")
-    assert response.json() == {"status": "ok", "queue": "valkey", "valkey_connected": True, "pending_jobs": 0}
+    assert response.json() == {
+        "status": "ok", "reason": None, "queue": "valkey", "valkey_connected": True, "pending_jobs": 0,
+    }
 
 
 def test_a_render_and_its_audio_with_range_and_cache_headers(stack):
@@ -165,10 +167,11 @@ def test_the_demo_page_and_a_pack_load(stack):
     manifest = manifest_response.json()
     pack_dir = WEB_DIR / "avatars" / DEFAULT_AVATAR
     assert manifest == json.loads((pack_dir / "manifest.json").read_text())
-    files = [manifest["base_face"], manifest["idle_video"], manifest["anchor_timeline"],
+    files = [manifest["base_face"], manifest["idle_video"], manifest["anchor_timeline"], manifest["rig"],
              manifest["mouth"]["sprites"], manifest["mouth"]["mask"],
              *(manifest["eyes"][state] for state in ("open", "half", "closed", "mask"))]
-    types = {".png": "image/png", ".webm": "video/webm", ".json": "application/json"}
+    types = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".webm": "video/webm",
+             ".json": "application/json"}
     for name in files:
         response = httpx.get(f"{stack.url}/avatars/{DEFAULT_AVATAR}/{name}")
         assert response.status_code == 200, name
