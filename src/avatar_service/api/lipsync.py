@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from avatar_service.align import MAX_RECORDING_BYTES
@@ -47,6 +48,7 @@ MULTIPART_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["audio"],
+                    "additionalProperties": False,
                     "properties": {
                         "audio": {
                             "type": "string",
@@ -150,6 +152,8 @@ async def _submit(request: Request, jobs: LipsyncJobs) -> LipsyncState:
         form = await request.form(max_files=2, max_fields=len(FIELDS))
     except MultiPartException as error:
         raise InvalidInput("body", f"malformed multipart body ({error.message})") from None
+    except HTTPException as error:  # Starlette turns its parser's limits (too many fields) into a bare 400
+        raise InvalidInput("body", f"malformed multipart body ({error.detail}; fields: {', '.join(FIELDS)})") from None
     try:
         unknown = sorted(set(form.keys()) - set(FIELDS))
         if unknown:
