@@ -30,8 +30,9 @@ BUSY_LOOP = "while True: pass"
 
 def track(video: Path, photo_path: Path) -> tuple[object, list[object], object]:
     """What `avatar-service anchors` does minus the pack files: (reference, raw frames, timeline)."""
+    from avatar_service.packs.anchors import build_timeline
     from avatar_service.packs.manifest import Size
-    from avatar_service.tracking.timeline import build_timeline, track_frames
+    from avatar_service.tracking.timeline import track_frames
     from avatar_service.tracking.video import (
         Prefetched,
         probe_video,

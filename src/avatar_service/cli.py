@@ -12,7 +12,6 @@ from avatar_service.errors import AvatarServiceError
 from avatar_service.packs import cli as packs_cli
 from avatar_service.queue import cli as queue_cli
 from avatar_service.recordings import cli as recordings_cli
-from avatar_service.tracking import cli as tracking_cli
 
 DESCRIPTION = (
     "Offline talking avatar: text in, Piper speech plus a timeline of mouth shapes and eye events out. "
@@ -47,7 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
     queue_cli.register(subparsers)
     api_cli.register(subparsers)
     packs_cli.register(subparsers)
-    tracking_cli.register(subparsers)
     recordings_cli.register(subparsers)
     return parser
 

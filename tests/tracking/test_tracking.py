@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from avatar_service.cli import main
+from avatar_service.packs.anchors import build_timeline
 from avatar_service.packs.manifest import Size
 from avatar_service.packs.validate import validate_pack
 from avatar_service.tracking.synthetic import FPS, mouth_errors, synthetic_video
-from avatar_service.tracking.timeline import build_timeline, track_frames
+from avatar_service.tracking.timeline import track_frames
 from avatar_service.tracking.video import read_image, read_video_frames
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,10 +79,10 @@ def test_unreadable_video(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
 
 
 @pytest.mark.tracking
-def test_module_entry_point_is_quiet_and_works(tmp_path: Path) -> None:
+def test_anchors_command_is_quiet_and_works(tmp_path: Path) -> None:
     shutil.copytree(GRACE, tmp_path / "gh")
     result = subprocess.run(
-        [sys.executable, "-m", "avatar_service.tracking", "--avatar-id", "gh",
+        [sys.executable, "-m", "avatar_service", "anchors", "--avatar-id", "gh",
          "--input", str(tmp_path / "gh" / "idle_loop.webm"), "--packs-dir", str(tmp_path)],
         check=False, capture_output=True, text=True, timeout=120,
     )

@@ -1,4 +1,5 @@
-"""`avatar-service pack validate|idle|create`. Heavy imports happen inside the handlers."""
+"""`avatar-service pack validate|idle|create|upgrade` and `avatar-service anchors`. Heavy imports happen inside
+the handlers."""
 
 import argparse
 import sys
@@ -46,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     upgrade.add_argument("directory", type=Path)
     upgrade.set_defaults(handler=run_upgrade)
 
+    anchors = subparsers.add_parser("anchors", help="track the face in an idle video -> anchor_timeline.json")
+    anchors.add_argument("--avatar-id", required=True)
+    anchors.add_argument("--input", required=True, type=Path, help="the pack's idle video, e.g. idle_loop.webm")
+    anchors.add_argument("--packs-dir", type=Path, default=None, help="default: PACKS_DIR ($DATA_DIR/avatars)")
+    anchors.set_defaults(handler=run_anchors)
+
 
 def run_validate(args: argparse.Namespace) -> int:
     from avatar_service.packs.validate import validate_pack
@@ -85,4 +92,15 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
     manifest = upgrade_pack(args.directory)
     print(f"ok: {manifest.id} is format {manifest.format_version} ({args.directory})")
+    return 0
+
+
+def run_anchors(args: argparse.Namespace) -> int:
+    from avatar_service.packs.anchors import TIMELINE_NAME, track_pack_video
+    from avatar_service.packs.validate import validate_pack
+
+    folder = pack_dir(args)
+    validate_pack(folder)
+    timeline = track_pack_video(folder, args.input)
+    print(f"wrote {folder / TIMELINE_NAME} ({timeline.frame_count} frames at {timeline.fps:g} fps)")
     return 0

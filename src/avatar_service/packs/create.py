@@ -167,7 +167,7 @@ def create_pack(
     with staged_pack_dir(pack_dir, replace=replace) as staging:
         write_pack(staging, manifest, images, rig, idle or IdleMotion())
         if track:
-            from avatar_service.tracking.timeline import track_pack_video
+            from avatar_service.packs.anchors import track_pack_video
 
             track_pack_video(staging, staging / IDLE_NAME, show_progress=False)
         validate_pack(staging)
