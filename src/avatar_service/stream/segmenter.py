@@ -19,6 +19,10 @@ CLAUSE_BREAKS = frozenset(",;:—–")
 # The first segment is spoken as soon as a clause of at least this many characters is complete:
 # "Well, " alone would make a choppy start, "Hello there, " (12) is a natural first breath group.
 MIN_FIRST_CLAUSE_CHARS = 10
+# The first segments are cut at clause breaks, the rest at sentence ends: while a stream has little audio
+# ahead of the listener, short segments reach them sooner (and, with many streams, share the render threads
+# in smaller turns); later, whole sentences give Piper a sentence's intonation.
+EARLY_SEGMENTS = 3
 # Past this, a sentence is spoken clause by clause (about 10 s of speech at Piper's ~15 chars/s).
 LONG_SEGMENT_CHARS = 150
 # Past this without any clause break, the text is cut at its last word gap.
@@ -60,8 +64,8 @@ class Segmenter:
             whole, tail = [], self.buffer
         segments: list[str] = []
         for sentence in whole:
-            segments += self._emit(_cut_long(sentence, first=self.segments_cut + len(segments) == 0))
-        parts = _cut_long(tail, first=self.segments_cut + len(segments) == 0)
+            segments += self._emit(_cut_long(sentence, early=self.segments_cut < EARLY_SEGMENTS))
+        parts = _cut_long(tail, early=self.segments_cut < EARLY_SEGMENTS)
         # The tail's last part is still growing; its earlier parts end at a clause break and are done.
         segments += self._emit(parts[:-1])
         self.buffer = parts[-1]
@@ -73,13 +77,13 @@ class Segmenter:
         return spoken
 
 
-def _cut_long(sentence: str, first: bool) -> list[str]:
-    """A sentence as one part, or cut after clause breaks (the first segment early, long ones always)."""
+def _cut_long(sentence: str, early: bool) -> list[str]:
+    """A sentence as one part, or cut after clause breaks (a stream's early segments, long sentences always)."""
     parts: list[str] = []
     start = 0
     for index in _clause_ends(sentence):
         length = index - start
-        if (first and not parts and length >= MIN_FIRST_CLAUSE_CHARS) or length >= LONG_SEGMENT_CHARS:
+        if (early and length >= MIN_FIRST_CLAUSE_CHARS) or length >= LONG_SEGMENT_CHARS:
             parts.append(sentence[start:index])
             start = index
     rest = sentence[start:]
