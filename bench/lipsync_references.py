@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lipsync_measure as m  # noqa: E402
 
+from avatar_service.audio import wav_file  # noqa: E402
 from avatar_service.lipsync import visemes  # noqa: E402
 from avatar_service.schemas import MouthCue  # noqa: E402
 from avatar_service.tts import Speech  # noqa: E402
@@ -185,13 +186,7 @@ def vowel_window_share(vowel_onsets: list[float], cues: list[MouthCue]) -> float
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
     """int16 mono samples as a WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.astype("<i2").tobytes())
-    return buffer.getvalue()
+    return wav_file(samples.astype("<i2").tobytes(), rate)
 
 
 def wav_samples(data: bytes) -> np.ndarray:

@@ -38,12 +38,17 @@ def pcm16_bytes(samples: np.ndarray) -> bytes:
 
 
 def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
+    return wav_file(pcm16_bytes(samples), sample_rate)
+
+
+def wav_file(pcm16: bytes, sample_rate: int) -> bytes:
+    """16-bit little-endian mono PCM wrapped as a WAV file."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(sample_rate)
-        wav.writeframes(pcm16_bytes(samples))
+        wav.writeframes(pcm16)
     return buffer.getvalue()
 
 
