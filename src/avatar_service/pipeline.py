@@ -1,5 +1,6 @@
 """The render pipeline in one place: text → Piper speech → mouth cues → eye events → audio file → record."""
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -114,9 +115,19 @@ class Renderer:
 
 
 def voice_language(voice: VoiceFiles) -> Language:
-    """The language the voice reads (its espeak-ng voice, in the model's .onnx.json), without loading it."""
+    """The language the voice reads (its espeak-ng voice, in the model's .onnx.json), without loading it.
+    Asked on every request (``resolve``), so the config is read once per version of the file."""
     try:
-        config = json.loads(voice.config_path.read_text("utf-8"))
+        modified = voice.config_path.stat().st_mtime_ns
+    except OSError:
+        modified = None
+    return _config_language(voice.config_path, modified)
+
+
+@functools.lru_cache(maxsize=64)
+def _config_language(config_path: Path, _modified_ns: int | None) -> Language:
+    try:
+        config = json.loads(config_path.read_text("utf-8"))
         return Language.from_espeak_voice(config["espeak"]["voice"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return Language("en")  # no espeak voice named: the service's own default language
