@@ -48,7 +48,9 @@ class Renderer:
         self.catalog = VoiceCatalog(
             settings.resolved_voices_dir, settings.default_voice, settings.piper_model
         )
-        self.engine = PiperEngine(settings.resolved_voice_cache_dir, settings.onnx_threads)
+        self.engine = PiperEngine(
+            settings.resolved_voice_cache_dir, settings.onnx_threads, settings.render_workers
+        )
 
     def voice_ids(self) -> list[str]:
         return self.catalog.ids()

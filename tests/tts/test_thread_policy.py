@@ -1,4 +1,4 @@
-"""The onnxruntime thread policy: a fixed thread count, shared by concurrent renders, same bits under load."""
+"""The onnxruntime thread policy: fixed threads for the front, one-thread decoder sessions, same bits under load."""
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
@@ -11,11 +11,12 @@ def _fingerprint(renderer) -> tuple[str, list]:
     return hashlib.sha256(speech.samples.tobytes()).hexdigest(), speech.phones
 
 
-def test_one_session_per_voice_with_onnx_threads_and_no_spinning(renderer):
-    session = renderer.engine._loaded(renderer.catalog.get(None)).session
-    options = session.get_session_options()
-    assert options.intra_op_num_threads == renderer.settings.onnx_threads
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+def test_front_on_onnx_threads_decoder_on_one_thread_no_spinning(renderer):
+    loaded = renderer.engine._loaded(renderer.catalog.get(None))
+    front, decoder = loaded.session.get_session_options(), loaded.decoder.get_session_options()
+    assert front.intra_op_num_threads == renderer.settings.onnx_threads
+    assert decoder.intra_op_num_threads == 1
+    assert front.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_concurrent_renders_give_the_same_bits_as_a_lone_one(renderer):

@@ -4,8 +4,9 @@ Piper's VITS models compute a per-phoneme-id sample count (the ``w_ceil`` tensor
 audio length. We expose it by patching the ONNX graph once and caching the patched copy, which then loads in
 ~0.35 s without ``onnx`` (piper1-gpl docs/ALIGNMENTS.md; docs/sources.md "Piper voices"). The same patch
 turns the model's two noise samplers into inputs, which we fill from a seed: the same text, speed and seed
-give the same samples and durations, bit for bit (see docs/pipeline.md, "Deterministic renders"). Mouth
-timing still comes from the same call as the audio.
+give the same samples and durations, bit for bit (see docs/pipeline.md, "Deterministic renders"), and cuts
+off the waveform decoder so that a lone request can decode on every core (tts/decoder.py). Mouth timing
+still comes from the same call as the audio.
 """
 
 import hashlib
@@ -15,12 +16,16 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from avatar_service.errors import InvalidInput, InvalidVoiceModel
+from avatar_service.tts.decoder import decode_in_pieces
 from avatar_service.tts.noise import NOISE_INPUTS, noise_feeds
 from avatar_service.tts.voices import VoiceFiles
 
@@ -65,8 +70,8 @@ class Speech:
 
 
 # Part of a patched model's cache key: bump it whenever tts/patch.py changes what it makes, so copies made by
-# an older version are made again (2: noise inputs added).
-PATCH_FORMAT = 2
+# an older version are made again (2: noise inputs added; 3: decoder cut off into a model of its own).
+PATCH_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -74,32 +79,49 @@ class LoadedVoice:
     """A voice ready to synthesize: Piper's object for text → ids, and the session that runs the model."""
 
     piper: object  # piper.PiperVoice: phonemizer, id map and config
-    session: object  # onnxruntime.InferenceSession of the patched model; concurrent runs share it
+    session: object  # onnxruntime.InferenceSession: the front (or whole model); concurrent runs share it
     noise_channels: dict[str, int]  # the noise inputs the model declares → channels
+    decoder: object | None = None  # one-thread session of the cut-off decoder, if the model has one
 
 
 class PiperEngine:
     """Loads each voice once (thread-safe) and synthesizes text with phoneme timings.
 
-    Thread policy: one onnxruntime session per voice with ``onnx_threads`` intra-op threads (default 2),
-    shared by every render in the process, with the pool's spin-waiting off. A lone request then runs as
-    fast as Piper at its defaults on two cores, and concurrent renders do not lose a core to a pool thread
-    spinning between parallel sections (onnxruntime docs, "Thread management": allow_spinning trades CPU
-    for latency). The thread count is fixed rather than chosen per call because it changes the result:
-    onnxruntime splits some kernels' work by it, so 1 and 2 threads give audio that differs in its last
-    bits, while a fixed count gives the same bits alone or under load (tests/tts/test_thread_policy.py;
-    measurements in docs/pipeline.md).
+    Thread policy (docs/pipeline.md, "Threads"): each voice has two sessions shared by every render in the
+    process. The front (text encoder, durations, flow; about a quarter of the work) runs on ``onnx_threads``
+    intra-op threads with spin-waiting off (onnxruntime docs, "Thread management": spinning trades CPU for
+    latency). The decoder runs on one thread per call, and a sentence's frames are decoded in as many
+    pieces as ``cores`` divided among the renders running at that moment: a lone request uses every core,
+    renders under load one each. Neither choice changes the bits: the front's thread count is fixed (a
+    different count would round differently), and pieces give exactly the whole's samples (tts/decoder.py).
     """
 
-    def __init__(self, patched_models_dir: Path, onnx_threads: int = 2) -> None:
+    def __init__(self, patched_models_dir: Path, onnx_threads: int = 1, cores: int = 1) -> None:
         self._patched_dir = patched_models_dir
         self._onnx_threads = onnx_threads
+        self._cores = max(1, cores)
+        self._helpers = ThreadPoolExecutor(self._cores - 1, "decode") if self._cores > 1 else None
         self._voices: dict[Path, LoadedVoice] = {}
         self._lock = threading.Lock()
+        self._running = 0  # synthesize calls in progress, across threads
 
     def synthesize(self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0) -> Speech:
         """Speech for ``text``; the same voice, text, speed and ``seed`` (≥ 0) always give the same result."""
-        return synthesize_with(self._loaded(voice_files), voice_files.voice_id, text, speed, seed)
+        loaded = self._loaded(voice_files)
+        with self._cores_for_one_call() as cores:
+            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, cores, self._helpers)
+
+    @contextmanager
+    def _cores_for_one_call(self) -> Iterator[int]:
+        """This call's share of the cores, from the calls running when it starts (at least one)."""
+        with self._lock:
+            self._running += 1
+            share = max(1, self._cores // self._running)
+        try:
+            yield share
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def load(self, voice_files: VoiceFiles):  # -> piper.PiperVoice
         """The voice's Piper object (phonemizer, ids, config), loaded once. Synthesize through this engine:
@@ -121,54 +143,80 @@ class PiperEngine:
 
         try:
             config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = self._onnx_threads  # 0 = one per core
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = onnxruntime.InferenceSession(
-                str(self._patched_model(voice_files)),
-                sess_options=options,
-                providers=["CPUExecutionProvider"],
-            )
+            front_path, decoder_path = self._patched_model(voice_files)
+            session = _session(front_path, self._onnx_threads)
+            decoder = _session(decoder_path, 1) if decoder_path is not None else None
             noise_channels = {
                 model_input.name: model_input.shape[0]
                 for model_input in session.get_inputs()
                 if model_input.name in NOISE_INPUTS
             }
-            return LoadedVoice(PiperVoice(config=config, session=session), session, noise_channels)
+            return LoadedVoice(PiperVoice(config=config, session=session), session, noise_channels, decoder)
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
                 f"voice_id: {voice_files.voice_id!r} is not a valid Piper model "
                 f"({voice_files.model_path.name}: {type(error).__name__}: {str(error)[:200]})"
             ) from error
 
-    def _patched_model(self, voice_files: VoiceFiles) -> Path:
-        """A copy of the model with the duration tensor as an output, made once per model file."""
+    def _patched_model(self, voice_files: VoiceFiles) -> tuple[Path, Path | None]:
+        """The patched model's front and decoder files (no decoder file if it has none), made once per model.
+
+        The front is written last, so its presence means the patch finished.
+        """
         stat = voice_files.model_path.stat()
         key = hashlib.sha256(
             f"{voice_files.model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{PATCH_FORMAT}".encode()
         ).hexdigest()[:16]
-        patched = self._patched_dir / f"{voice_files.voice_id}-{key}.onnx"
-        if patched.is_file():
-            return patched
+        front = self._patched_dir / f"{voice_files.voice_id}-{key}.onnx"
+        decoder = self._patched_dir / f"{voice_files.voice_id}-{key}.decoder.onnx"
+        if not front.is_file():
+            self._patch(voice_files, front, decoder)
+        return front, (decoder if decoder.is_file() else None)
+
+    def _patch(self, voice_files: VoiceFiles, front: Path, decoder: Path) -> None:
         self._patched_dir.mkdir(parents=True, exist_ok=True)
-        partial = patched.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
+        suffix = f".{os.getpid()}.{threading.get_ident()}.partial"
+        partials = (front.with_suffix(suffix), decoder.with_suffix(suffix))
         # In a child process: see tts/patch.py for why.
         done = subprocess.run(
-            [sys.executable, "-m", "avatar_service.tts.patch", str(voice_files.model_path), str(partial)],
+            [sys.executable, "-m", "avatar_service.tts.patch", str(voice_files.model_path), *map(str, partials)],
             capture_output=True,
             text=True,
         )
         if done.returncode != 0:
-            partial.unlink(missing_ok=True)
+            for partial in partials:
+                partial.unlink(missing_ok=True)
             last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise InvalidVoiceModel(f"voice_id: {voice_files.voice_id!r} could not be patched: {last_line}")
-        partial.replace(patched)  # atomic: a concurrent loader sees a whole file or none
-        _LOGGER.info("cached alignment-patched model %s", patched)
-        return patched
+        # Each rename is atomic; the front goes last, so a concurrent loader never sees it without its decoder.
+        if partials[1].is_file():
+            partials[1].replace(decoder)
+        partials[0].replace(front)
+        _LOGGER.info("cached alignment-patched model %s", front)
 
 
-def synthesize_with(loaded: LoadedVoice, voice_id: str, text: str, speed: float, seed: int) -> Speech:
-    """``PiperEngine.synthesize`` on an already loaded voice (benchmarks also run it on Piper's own model)."""
+def _session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads  # 0 = one per core
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def synthesize_with(
+    loaded: LoadedVoice,
+    voice_id: str,
+    text: str,
+    speed: float,
+    seed: int,
+    cores: int = 1,
+    helpers: ThreadPoolExecutor | None = None,
+) -> Speech:
+    """``PiperEngine.synthesize`` on an already loaded voice (benchmarks also run it on Piper's own model).
+
+    ``cores``: how many pieces one sentence's decoding may be cut into, run on ``helpers`` besides this thread.
+    """
     voice = loaded.piper
     length_scale = length_scale_for(speed, voice.config.length_scale)
     id_to_phone = _id_to_phone(voice.config.phoneme_id_map)
@@ -181,7 +229,7 @@ def synthesize_with(loaded: LoadedVoice, voice_id: str, text: str, speed: float,
         sentence_audio = []
         for piece in split_long_sentence(sentence):
             phoneme_ids = voice.phonemes_to_ids(piece)
-            audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed)
+            audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed, cores, helpers)
             if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
                 raise InvalidVoiceModel(f"voice_id: {voice_id!r} does not expose phoneme durations")
             phones.extend(_phone_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
@@ -195,12 +243,37 @@ def synthesize_with(loaded: LoadedVoice, voice_id: str, text: str, speed: float,
 
 
 def _run_model(
-    voice: LoadedVoice, phoneme_ids: list[int], length_scale: float, seed: int
+    voice: LoadedVoice,
+    phoneme_ids: list[int],
+    length_scale: float,
+    seed: int,
+    cores: int,
+    helpers: ThreadPoolExecutor | None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One model call: raw audio and samples per phoneme id (None if the model does not expose them).
 
-    The inputs are those of Piper's ``PiperVoice.phoneme_ids_to_audio``, plus the seeded noise.
+    With a decoder, the front's outputs are the decoder's inputs (the latent first) and then the durations.
     """
+    config = voice.piper.config
+    outputs = voice.session.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
+    if voice.decoder is not None:
+        latent_name, *other_names = [decoder_input.name for decoder_input in voice.decoder.get_inputs()]
+        others = dict(zip(other_names, outputs[1:]))
+
+        def decode(latent: np.ndarray) -> np.ndarray:
+            return voice.decoder.run(None, {latent_name: latent, **others})[0]
+
+        audio = decode_in_pieces(decode, outputs[0], config.hop_length, cores, helpers)
+        outputs = [audio, *outputs[1 + len(others) :]]
+    audio = outputs[0].reshape(-1)
+    if len(outputs) < 2:
+        return audio, None
+    return audio, (outputs[1].reshape(-1) * config.hop_length).astype(np.int64)
+
+
+def model_feeds(voice: LoadedVoice, phoneme_ids: list[int], length_scale: float, seed: int) -> dict:
+    """The inputs of one call of the model (or its front): Piper's ``phoneme_ids_to_audio`` ones plus the
+    seeded noise."""
     config = voice.piper.config
     feeds = {
         "input": np.array([phoneme_ids], dtype=np.int64),
@@ -210,11 +283,7 @@ def _run_model(
     }
     if config.num_speakers > 1:
         feeds["sid"] = np.array([config.default_speaker_id], dtype=np.int64)
-    outputs = voice.session.run(None, feeds)
-    audio = outputs[0].reshape(-1)
-    if len(outputs) < 2:
-        return audio, None
-    return audio, (outputs[1].reshape(-1) * config.hop_length).astype(np.int64)
+    return feeds
 
 
 def split_long_sentence(phonemes: list[str], limit: int = MAX_PHONEMES_PER_CALL) -> list[list[str]]:

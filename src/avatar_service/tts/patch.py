@@ -1,6 +1,7 @@
-"""One-time edit of a Piper voice model: phoneme durations as an output, the sampling noise as inputs.
+"""One-time edit of a Piper voice model: phoneme durations as an output, the sampling noise as inputs, and the
+waveform decoder cut off into a model of its own.
 
-Run in a child process (``python -m avatar_service.tts.patch MODEL OUTPUT``): loading a graph with ``onnx``
+Run in a child process (``python -m avatar_service.tts.patch MODEL FRONT DECODER``): loading a graph with ``onnx``
 peaks at ~150 MB more than rendering ever needs, and a long-running service should not keep that, or the
 ``onnx`` package itself, for a one-time job.
 
@@ -11,6 +12,11 @@ value per latent channel and audio frame). Piper's ONNX export turns both into `
 without a seed, and a seed attribute would not help: onnxruntime's generator advances on every run of a
 session, so only a fresh session repeats its sequence. Each node is therefore replaced by a graph input the
 caller fills from its own seeded generator (see docs/pipeline.md, "Deterministic renders").
+
+Why a separate decoder: VITS's decoder is HiFi-GAN's generator (Kong et al. 2020, "HiFi-GAN", §2.1), a stack of
+convolutions over the latent frames, so each audio sample depends only on the frames within its receptive
+field. The engine can then decode one sentence in pieces on several cores at once (tts/decoder.py); the
+part before it (text encoder, duration predictor, flow) stays one model, the "front".
 """
 
 import sys
@@ -62,6 +68,61 @@ def add_noise_inputs(model: onnx.ModelProto) -> None:
     onnx.checker.check_model(model, full_check=True)
 
 
+# The decoder's first layer (VITS's ``dec.conv_pre``; parameter names survive torch.onnx.export): its input is
+# the latent the decoder turns into audio, z·mask of Kim et al. 2021, eq. 9.
+DECODER_FIRST_WEIGHT = "dec.conv_pre.weight"
+
+
+def split_decoder(model: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto] | None:
+    """The model cut in two at the decoder's input: (front, decoder), or None if no decoder is found.
+
+    The decoder's inputs are the latent first, then anything else it reads from the front (a multi-speaker
+    voice's speaker embedding). The front's outputs are those inputs, then the model's other outputs (the
+    durations) in their order. Both are exact sub-graphs: running them in turn gives the same bits as the
+    whole model.
+    """
+    graph = model.graph
+    first = next(
+        (node for node in graph.node if node.op_type == "Conv" and DECODER_FIRST_WEIGHT in node.input[1:]),
+        None,
+    )
+    if first is None:
+        return None
+    latent = first.input[0]
+    audio, *others = [output.name for output in graph.output]
+    # What the decoder reads besides the latent: tensors that depend on the model's inputs but not on the
+    # latent (a speaker embedding). Tensors made from constants alone are computed inside the decoder.
+    from_inputs = _downstream(graph, {model_input.name for model_input in graph.input})
+    from_latent = _downstream(graph, {latent})
+    produced_by = {name: node for node in graph.node for name in node.output}
+    extra_inputs: list[str] = []
+    seen: set[str] = set()
+    pending = [audio]
+    while pending:
+        name = pending.pop()
+        if name in seen or name == latent or name not in produced_by:
+            continue  # an initializer, or a tensor already walked
+        seen.add(name)
+        if name in from_inputs and name not in from_latent:
+            extra_inputs.append(name)
+            continue
+        pending.extend(produced_by[name].input)
+    extractor = onnx.utils.Extractor(model)
+    decoder_inputs = [latent, *extra_inputs]
+    decoder = extractor.extract_model(decoder_inputs, [audio])
+    front = extractor.extract_model([model_input.name for model_input in graph.input], [*decoder_inputs, *others])
+    return front, decoder
+
+
+def _downstream(graph: onnx.GraphProto, sources: set[str]) -> set[str]:
+    """Every tensor computed (directly or not) from ``sources``; ONNX lists nodes in topological order."""
+    reached = set(sources)
+    for node in graph.node:
+        if any(name in reached for name in node.input):
+            reached.update(node.output)
+    return reached
+
+
 def _noise_from_input(input_name: str, like: str, output: str) -> list[onnx.NodeProto]:
     """Nodes computing ``output`` = the input's values, tiled and cut to the shape of ``like``."""
     p = f"{input_name}/"
@@ -92,7 +153,8 @@ def _int64s(values: list[int]) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def main(model_path: str, output_path: str) -> None:
+def main(model_path: str, front_path: str, decoder_path: str) -> None:
+    """Write the patched model to ``front_path``, or its two parts to both paths if the decoder is found."""
     from piper.patch_voice_with_alignment import add_alignment_output
 
     model = onnx.load(model_path)
@@ -101,8 +163,14 @@ def main(model_path: str, output_path: str) -> None:
         add_alignment_output(model)
     except ValueError:
         pass  # already patched upstream: the output is there
-    onnx.save(model, output_path)
+    parts = split_decoder(model)
+    if parts is None:
+        onnx.save(model, front_path)
+        return
+    front, decoder = parts
+    onnx.save(decoder, decoder_path)
+    onnx.save(front, front_path)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])
