@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = 7 * 24 * 3600
     # Below this much free space in DATA_DIR, /health answers "degraded" (renders would fail to write).
     min_free_disk_mb: float = Field(default=64.0, ge=0)
-    # Renders that run at once in this process (embedded queue) and onnxruntime threads per render (0 = one
-    # per core). Two threads make a lone render as fast as Piper's defaults on two cores and lose nothing
-    # under load; the count is part of what makes a render repeatable (see tts/engine.py).
+    # Renders that run at once in this process (embedded queue), which is also the number of cores a lone
+    # render spreads its decoding over; and the onnxruntime threads of the voice's front part (0 = one per
+    # core), part of what makes a render repeatable. See tts/engine.py and docs/pipeline.md, "Threads".
     render_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     onnx_threads: int = Field(default=2, ge=0)
     cors_origins: str = ""
