@@ -84,5 +84,5 @@ def test_working_folders_share_the_per_user_data_dir(tmp_path):
         )
         assert done.returncode == 0, done.stderr
         assert not (tmp_path / folder / "data").exists()
-    patched = list((tmp_path / "xdg" / "avatar-service" / "voice-cache").glob("*.onnx"))
-    assert len(patched) == 1
+    patched = sorted(path.name for path in (tmp_path / "xdg" / "avatar-service" / "voice-cache").glob("*.onnx"))
+    assert len(patched) == 2 and patched[0].endswith(".decoder.onnx")  # one voice patched once: front + decoder
