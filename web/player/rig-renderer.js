@@ -21,10 +21,12 @@ in vec2 a_source;     // where its texture comes from, picture pixels
 uniform mat3 u_place; // rig pixels → canvas pixels (onto the idle video's face, then head motion)
 uniform vec2 u_origin; // the picture pixel at the offscreen canvas's top left corner
 uniform vec2 u_view;   // the offscreen canvas's size
+uniform vec2 u_sourceScale; // multiplies a_source into v_source (the face: 1 / picture size, texture coordinates)
 out vec2 v_source;
 void main() {
   vec2 p = (u_place * vec3(a_position, 1.0)).xy - u_origin;
-  v_source = a_source;
+  // Scaled here, per vertex, not per fragment: on SwiftShader a division per fragment is measurable.
+  v_source = a_source * u_sourceScale;
   // Upside down on purpose: GL's rows start at the bottom, so readPixels then returns rows top-down.
   gl_Position = vec4(p.x / u_view.x * 2.0 - 1.0, p.y / u_view.y * 2.0 - 1.0, 0.0, 1.0);
 }`;
@@ -32,11 +34,10 @@ void main() {
 const FACE_SHADER = `#version 300 es
 precision highp float;
 in vec2 v_source;
-uniform vec2 u_size;
 uniform sampler2D u_texture;
 out vec4 color;
 void main() {
-  color = vec4(texture(u_texture, v_source / u_size).rgb, 1.0);
+  color = vec4(texture(u_texture, v_source).rgb, 1.0);
 }`;
 
 // The interior in rig pixels (v_source = a_position, before u_place). Shading after the rig
@@ -204,7 +205,8 @@ export class RigRenderer {
     this.lastSources = null;
   }
 
-  texture(source) {
+  /** A texture holding `source` (an image), or an empty one of `size` {width, height} to fill later. */
+  texture(source, size = null) {
     const gl = this.gl;
     const texture = gl.createTexture();
     gl.bindTexture(gl.TEXTURE_2D, texture);
@@ -213,6 +215,7 @@ export class RigRenderer {
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
     if (source) gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
+    else gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, size.width, size.height, 0, gl.RGBA, gl.UNSIGNED_BYTE, null);
     return texture;
   }
 
@@ -220,7 +223,8 @@ export class RigRenderer {
    * Draw the deformed part of one frame. `frame`: {region {x, y, width, height} (canvas pixels, rig.js
    * trianglesBox), triangles (rig.js movedTriangles: the only ones drawn; the rest stays transparent),
    * positions (deformed, rig pixels, Float32Array), sources (picture pixels of each vertex's
-   * texture, Float32Array), video (an HTMLVideoElement with a frame, or null for the still base), place (2×3
+   * texture, Float32Array), video (true: texture from the idle video's frame, filled by uploadVideo; false: the
+   * still base), place (2×3
    * rig → canvas matrix: onto the idle video's face, then head motion), mouth (rig.js mouthGeometry, rig
    * pixels)}. Read the result with read(region): outside the moved triangles it is transparent.
    */
@@ -253,8 +257,7 @@ export class RigRenderer {
     this.use(this.face, place);
     gl.activeTexture(gl.TEXTURE0);
     gl.uniform1i(this.face.uniforms.u_texture, 0);
-    if (frame.video) this.bindVideo(frame.video);
-    else gl.bindTexture(gl.TEXTURE_2D, this.baseTexture);
+    gl.bindTexture(gl.TEXTURE_2D, frame.video ? this.videoTexture : this.baseTexture);
     gl.bindVertexArray(this.mesh.vao);
     gl.drawElements(gl.TRIANGLES, frame.triangles.length, rig.triangles.BYTES_PER_ELEMENT === 2 ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
 
@@ -286,16 +289,15 @@ export class RigRenderer {
   }
 
   /**
-   * Bind the idle video's current frame as the texture, uploading it only when the video has shown a new
-   * frame since the last upload (a 25 fps video under a 60 fps page: most frames need no upload). New frames
-   * are counted with requestVideoFrameCallback (WICG "HTMLVideoElement.requestVideoFrameCallback()"); where
-   * the browser lacks it, every call uploads.
+   * Which part of the idle video's current frame the texture still lacks to draw from `box` (picture
+   * pixels): null when it has it, else the box to pass to uploadVideo (grown to include what was uploaded
+   * of this frame before). New frames are counted with requestVideoFrameCallback (WICG
+   * "HTMLVideoElement.requestVideoFrameCallback()"); where the browser lacks it, every call asks for `box`.
    */
-  bindVideo(video) {
-    const { gl } = this;
+  videoBoxNeeded(video, box) {
     if (this.video !== video) {
       this.video = video;
-      this.videoTexture ??= this.texture(null);
+      this.videoTexture ??= this.texture(null, this.rig);
       this.videoShown = 1;
       this.videoUploaded = 0;
       const onFrame = () => {
@@ -305,18 +307,37 @@ export class RigRenderer {
       };
       video.requestVideoFrameCallback?.(onFrame);
     }
+    const fresh = !video.requestVideoFrameCallback || this.videoUploaded !== this.videoShown;
+    const have = fresh ? null : this.videoBox;
+    if (have && box.x >= have.x && box.y >= have.y && box.x + box.width <= have.x + have.width
+        && box.y + box.height <= have.y + have.height) return null;
+    if (!have) return box;
+    const [x0, y0] = [Math.min(box.x, have.x), Math.min(box.y, have.y)];
+    const [x1, y1] = [Math.max(box.x + box.width, have.x + have.width), Math.max(box.y + box.height, have.y + have.height)];
+    return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+  }
+
+  /**
+   * Put `pixels` (ImageData of `box`, picture pixels: the current video frame as the visible canvas drew
+   * it) into the video texture. Taking the pixels the 2D canvas drew, rather than texImage2D of the video
+   * element, converts each frame once, uploads only the box, and makes the moved triangles match the picture
+   * around them to the last bit.
+   */
+  uploadVideo(box, pixels) {
+    const { gl } = this;
     gl.bindTexture(gl.TEXTURE_2D, this.videoTexture);
-    if (!video.requestVideoFrameCallback || this.videoUploaded !== this.videoShown) {
-      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, video);
-      this.videoUploaded = this.videoShown;
-    }
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, box.x, box.y, box.width, box.height, gl.RGBA, gl.UNSIGNED_BYTE, pixels.data);
+    this.videoBox = box;
+    this.videoUploaded = this.videoShown;
   }
 
   use({ prog, uniforms }, place) {
     const gl = this.gl;
     gl.useProgram(prog);
     const { reach, width, height } = this.rig;
-    if (uniforms.u_size) gl.uniform2f(uniforms.u_size, width, height);
+    // The face samples its texture at normalised coordinates; the interior shades in rig pixels.
+    if (prog === this.face.prog) gl.uniform2f(uniforms.u_sourceScale, 1 / width, 1 / height);
+    else gl.uniform2f(uniforms.u_sourceScale, 1, 1);
     gl.uniform2f(uniforms.u_origin, reach.x, reach.y);
     gl.uniform2f(uniforms.u_view, reach.width, reach.height);
     gl.uniformMatrix3fv(uniforms.u_place, false, place);
