@@ -309,15 +309,19 @@ export class RigRenderer {
   }
 
   /**
-   * The drawn pixels of `region` (picture pixels) as ImageData, rows top-down. Reading back just the boxes is
-   * cheaper than drawImage of the WebGL canvas, which copies its whole drawing buffer out of the GPU process.
+   * The drawn pixels of `region` (picture pixels) as ImageData, rows top-down, valid until the next read.
+   * Reading back just the boxes is cheaper than drawImage of the WebGL canvas, which copies its whole drawing
+   * buffer out of the GPU process.
    */
   read(region) {
     const { gl } = this;
     const { reach } = this.rig;
-    const pixels = new Uint8ClampedArray(region.width * region.height * 4);
-    gl.readPixels(region.x - reach.x, region.y - reach.y, region.width, region.height, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
-    return new ImageData(pixels, region.width, region.height);
+    // One buffer as large as the reach, reused: a new ~0.5 MB array every frame is garbage for the collector.
+    this.pixels ??= new Uint8ClampedArray(reach.width * reach.height * 4);
+    const pixels = this.pixels.subarray(0, region.width * region.height * 4);
+    const { x, y, width, height } = region;
+    gl.readPixels(x - reach.x, y - reach.y, width, height, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+    return new ImageData(pixels, width, height);
   }
 
   /**
