@@ -9,7 +9,11 @@ For each bundled pack and each renderer it can use, it times, with performance.n
     idle     AvatarPlayer.renderFrame(): timelines + spring trajectories + the mesh over the base (or
              idle-video frame) + the copy onto the visible canvas
     speech   AvatarPlayer.drawRig() of a worst-case frame: every control non-zero (jaw, lips, lids, gaze),
-             the mouth interior drawn through the opening, head motion
+             the mouth interior drawn through the opening, head motion, on the still base face
+  both renderers:
+    say      AvatarPlayer.renderFrame() while speaking, paced by requestAnimationFrame so the idle video
+             plays as for a user: a viseme every 90 ms (~11 phones/s), a blink and a saccade every 0.7 s;
+             with the rig this includes the idle-video frames it uploads as textures
 Every frame ends with a 1-pixel getImageData of the visible canvas, which makes Chromium finish the frame
 (GL draw, copy, rasterisation) before the clock stops. Both run on the CPU here (--disable-gpu: Canvas 2D in
 software, WebGL2 in SwiftShader), the slow path; a GPU is faster. The verdict uses the median: on a shared
@@ -61,6 +65,28 @@ MEASURE = """async ({manifestUrl, frames, renderer}) => {
         return { ...player.lastFrame, mouthWeights: w, eyeWeights: { open: 0.4, half: 0.6, closed: 0 },
                  gazeShift: [1.5, -0.5], motion: motionAt(i) };
     };
+    // Speech as the player sees it: cues and eye events on a clock that runs with wall time.
+    const visemeCycle = ['AA', 'EE', 'OH', 'REST', 'OO', 'FF', 'TH', 'AA', 'REST'];
+    const cues = Array.from({ length: 700 }, (_, i) => ({ t_ms: 90 * i, viseme: visemeCycle[i % visemeCycle.length], weight: 1 }));
+    const events = Array.from({ length: 90 }, (_, i) => [
+        { t_ms: 500 + 700 * i, event_type: 'blink', duration_ms: 220, amplitude: 1 },
+        { t_ms: 800 + 700 * i, event_type: 'saccade', duration_ms: 60, dx: 0.6, dy: -0.2 }]).flat();
+    const say = async () => {
+        video?.play();
+        const start = performance.now();
+        player.speech = { cues, events, endedAt: null, endMs: 0, clockMs: (now) => now - start };
+        const samples = [];
+        for (let i = 0; i < 30 + frames; i += 1) {
+            const now = await new Promise(requestAnimationFrame);
+            const begin = performance.now();
+            player.renderFrame(now);
+            ctx.getImageData(0, 0, 1, 1);
+            if (i >= 30) samples.push(performance.now() - begin);
+        }
+        player.speech = null;
+        video?.pause();
+        return samples;
+    };
     const time = (draw) => {
         for (let i = 0; i < 30; i += 1) { draw(i); ctx.getImageData(0, 0, 1, 1); }  // warm-up
         const samples = [];
@@ -76,6 +102,7 @@ MEASURE = """async ({manifestUrl, frames, renderer}) => {
         idle: time((i) => player.renderFrame(performance.now() + i * 16.7)),
         ...(player.rig && { talk: time(rigTalking) }),
         speech: time(player.rig ? rigSpeaking : (i) => player.compositor.render(speaking(i))),
+        say: await say(),
         video: Boolean(video),
         renderer: player.rendererName,
     };
@@ -125,7 +152,7 @@ def main() -> int:
                 base = "idle video" if result["video"] else "still base"
                 size = f"{manifest['canvas']['width']}×{manifest['canvas']['height']}"
                 print(f"{pack} [{result['renderer']}] ({base}, {size})")
-                for case in ("idle", "talk", "speech"):
+                for case in ("idle", "talk", "speech", "say"):
                     if case not in result:
                         continue
                     print(f"  {case:<7} {summary(result[case])}")

@@ -7,6 +7,7 @@ import pytest
 
 from avatar_service.cli import main
 from avatar_service.packs.validate import validate_pack
+from tests.support.placeholder_pack import write_placeholder_pack
 
 AVATARS = Path(__file__).resolve().parents[2] / "web" / "avatars"
 
@@ -40,7 +41,7 @@ def test_pack_idle_makes_a_seamless_subtle_loop(tmp_path: Path, capsys: pytest.C
 
 
 def test_pack_idle_on_an_incomplete_pack(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    shutil.copytree(AVATARS / "realistic_female_v1", tmp_path / "p")
+    write_placeholder_pack(tmp_path, "p")
     (tmp_path / "p" / "base_face.png").unlink()
     assert main(["pack", "idle", "--avatar-id", "p", "--packs-dir", str(tmp_path)]) == 2
     assert "missing file base_face.png" in capsys.readouterr().err

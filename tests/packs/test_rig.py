@@ -13,6 +13,7 @@ from avatar_service.packs.rig import LANDMARK_COUNT, signed_areas
 from avatar_service.packs.validate import validate_pack
 from tests.packs.test_validate import AVATARS, edit_manifest, validate_error
 from tests.support import require
+from tests.support.placeholder_pack import write_placeholder_pack
 
 
 @pytest.fixture
@@ -152,22 +153,24 @@ def test_refuses_a_rig_for_another_canvas(pack: Path, capsys: pytest.CaptureFixt
     assert "rig.json image is 640x640, not the canvas's 512x640" in validate_error(pack, capsys)
 
 
-def test_format_1_packs_still_validate(capsys: pytest.CaptureFixture) -> None:
-    assert main(["pack", "validate", str(AVATARS / "realistic_female_v1")]) == 0
-    assert validate_pack(AVATARS / "realistic_female_v1").format_version == 1
+def test_format_1_packs_still_validate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    placeholder = write_placeholder_pack(tmp_path)
+    assert main(["pack", "validate", str(placeholder)]) == 0
+    assert validate_pack(placeholder).format_version == 1
 
 
 @pytest.mark.tracking
-def test_shipped_rig_is_derived_from_its_own_base_face() -> None:
+@pytest.mark.parametrize("pack_id", ["grace_hopper_v1", "realistic_female_v1"])
+def test_shipped_rig_is_derived_from_its_own_base_face(pack_id: str) -> None:
     """The shipped rig.json is what `pack create` derives today from the pack's own base face: rebuilding
     the pack after changing packs/rig.py is not forgotten."""
     require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
     from avatar_service.packs.create import make_rig
     from avatar_service.packs.imaging import decoded
 
-    pack = AVATARS / "grace_hopper_v1"
+    pack = AVATARS / pack_id
     manifest = validate_pack(pack)
-    derived = json.loads(json.dumps(make_rig(decoded((pack / manifest.base_face).read_bytes()), "grace_hopper")))
+    derived = json.loads(json.dumps(make_rig(decoded((pack / manifest.base_face).read_bytes()), pack_id)))
     assert derived == load_rig(pack)
 
 
@@ -187,8 +190,7 @@ def test_pack_upgrade_gives_a_format_1_pack_its_rig(pack: Path, capsys: pytest.C
 @pytest.mark.tracking
 def test_pack_upgrade_refuses_a_pack_without_a_face(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     require(importlib.util.find_spec("mediapipe") is not None, "mediapipe (the [tracking] extra)")
-    placeholder = tmp_path / "placeholder"
-    shutil.copytree(AVATARS / "realistic_female_v1", placeholder)
+    placeholder = write_placeholder_pack(tmp_path)
     from PIL import Image
 
     Image.new("RGB", (512, 640), (128, 120, 110)).save(placeholder / "base_face.png")

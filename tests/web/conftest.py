@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import require
+from tests.support.placeholder_pack import PLACEHOLDER_ID, write_placeholder_pack
 from tests.support.services import cli_env, start_api
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,7 +23,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--autoplay-policy=no-user-gesture-required",
 ]
-PLACEHOLDER = "realistic_female_v1"
+# A format-1 pack of flat blocks (Canvas 2D compositor), written into the API's PACKS_DIR by `api_url`.
+PLACEHOLDER = PLACEHOLDER_ID
 PHOTOREAL = "grace_hopper_v1"
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
@@ -63,8 +65,10 @@ window.__pixels = {
 
 @pytest.fixture(scope="session")
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`avatar-service serve` on a free port with a temp DATA_DIR and the embedded queue."""
+    """`avatar-service serve` on a free port with a temp DATA_DIR (PACKS_DIR = its avatars/, holding the
+    placeholder pack) and the embedded queue."""
     data_dir = tmp_path_factory.mktemp("web-api-data")
+    write_placeholder_pack(data_dir / "avatars")
     env = cli_env(data_dir, QUEUE="embedded")
     api, base_url = start_api(env, data_dir / "api.log")
     yield base_url

@@ -1,16 +1,15 @@
-"""Makes the face-rig contact sheets in docs/: for each pack with a rig, 12 consecutive 25 fps frames of one
-spoken sentence (drawn by the WebGL2 player's renderFrame() on the audio clock) and the 7 viseme poses.
+"""Makes the face-rig contact sheets in docs/: for each shipped pack with a rig (docs/rig-PACK.png), 12
+consecutive 25 fps frames of one spoken sentence (drawn by the WebGL2 player's renderFrame() on the audio clock)
+and the 7 viseme poses.
 
     python -m tests.web.take_rig_contact_sheets [--out-dir docs]
 
-Packs: every format-2 pack in web/avatars, plus one made now with `avatar-service pack create` from a second
-photo (scikit-image's astronaut, cropped to the face) to show the rig on a face it was not tuned on.
+The shipped packs come from two photos (Grace Hopper; scikit-image's astronaut, Eileen Collins), so the rig
+is shown on a face it was not tuned on as well.
 """
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,16 +26,6 @@ FPS = 25
 FRAMES = 12
 CELL = 176  # px: each frame is a square crop of the lower face, scaled to this
 VISEMES = ["REST", "AA", "EE", "OH", "OO", "FF", "TH"]
-
-
-def make_astronaut_pack(packs_dir: Path, env: dict[str, str]) -> str:
-    from skimage.data import astronaut
-
-    photo = packs_dir.parent / "astronaut_face.png"
-    Image.fromarray(astronaut()[0:260, 110:340]).save(photo)
-    subprocess.run([sys.executable, "-m", "avatar_service", "pack", "create", "--photo", str(photo), "--id", "astronaut_rig",
-                    "--name", "Astronaut (scikit-image)", "--packs-dir", str(packs_dir)], check=True, env=env)
-    return "astronaut_rig"
 
 
 def face_box(rig: dict) -> tuple[int, int, int]:
@@ -102,23 +91,15 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as temp:
-        data_dir = Path(temp) / "data"
-        packs_dir = Path(temp) / "packs"
-        packs_dir.mkdir(parents=True)
-        data_dir.mkdir()
+        data_dir = Path(temp)
         env = cli_env(data_dir, QUEUE="embedded")
         packs = {path.parent.name: path.parent for path in sorted(WEB_DIR.glob("avatars/*/manifest.json"))
                  if json.loads(path.read_text()).get("format_version") == 2}
-        astronaut = make_astronaut_pack(packs_dir, env)
-        packs[astronaut] = packs_dir / astronaut
         api, base_url = start_api(env, data_dir / "api.log")
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page()
-                # The made pack is served from the temp dir under the same /avatars/ path as shipped ones.
-                page.route(f"{base_url}/avatars/{astronaut}/**", lambda route: route.fulfill(
-                    path=str(packs_dir / astronaut / route.request.url.split(f"/avatars/{astronaut}/")[1])))
                 demo = SimpleNamespace(page=page, base_url=base_url)
                 page.goto(base_url + "/health")  # any page of the origin, to call the API from
                 result = page.evaluate("""async (text) => {

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tests.web.conftest import PHOTOREAL, PLACEHOLDER, WEB_DIR
+from tests.support.placeholder_pack import manifest as placeholder_manifest
+from tests.web.conftest import PHOTOREAL, PLACEHOLDER
 
 pytestmark = pytest.mark.browser
 
@@ -162,7 +163,7 @@ def test_t_toggles_the_anchor_overlay(demo):
 
 def test_calibration_keys_move_the_anchor_and_persist_across_reload(demo):
     demo.open(avatar=PLACEHOLDER, motion="0")
-    manifest = json.loads((WEB_DIR / "avatars" / PLACEHOLDER / "manifest.json").read_text())
+    manifest = placeholder_manifest()
     mouth, eyes = manifest["mouth"], manifest["eyes"]
     layout = "part => window.avatarDemo.player.getLayout(part)"
     selection_pixels = """() => {
@@ -322,8 +323,8 @@ EMBED_PAGE = """<!doctype html><html><body><canvas id="avatar"></canvas>
   const player = new AvatarPlayer(document.getElementById("avatar"));
   const events = [];
   for (const name of ["packloaded", "speechstart", "speechend"]) player.addEventListener(name, () => events.push(name));
-  window.embedded = { player, events, ready: player.loadPack("/avatars/realistic_female_v1/manifest.json") };
-</script></body></html>"""
+  window.embedded = { player, events, ready: player.loadPack("/avatars/PACK_ID/manifest.json") };
+</script></body></html>""".replace("PACK_ID", PLACEHOLDER)
 
 
 def test_player_embeds_in_another_page(demo):
@@ -359,7 +360,7 @@ def test_saccades_shift_the_eyes_and_gaze_returns_after_speech(demo):
         await new Promise(r => setTimeout(r, 600));
         return {during, after: {shift: player.lastFrame.gazeShift, diff: __pixels.diff(__pixels.grab(box), ahead)}};
     }""", [box, glance])
-    saccade_px = json.loads((WEB_DIR / "avatars" / PLACEHOLDER / "manifest.json").read_text())["eyes"]["saccade_px"]
+    saccade_px = placeholder_manifest()["eyes"]["saccade_px"]
     assert seen["during"]["shift"] == [saccade_px, 0]
     assert seen["during"]["diff"] > SAME
     assert seen["after"]["shift"] == [0, 0] and seen["after"]["diff"] < SAME

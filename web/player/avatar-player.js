@@ -490,12 +490,27 @@ export class AvatarPlayer extends EventTarget {
     const place = follow ?? IDENTITY;
     const positions = deform(rig, weights, view.positions);
     const picture = follow ? this.pack.video : this.rig.base;
+    const motion = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, width, height) : IDENTITY;
+    const toCanvas = composeAffine(motion, place);
+    // The interior is drawn behind the face: the triangles over its box are drawn too, moved or not.
+    const mouth = mouthGeometry(rig, positions, weights);
+    const triangles = movedTriangles(rig, weights, positions, mouth.box);
+    const region = trianglesBox(rig, triangles, positions, toCanvas);
+    if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
+    const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
     const ctx = this.canvas.getContext("2d");
     // The picture itself, as the compositor draws it: unmoved underneath (fills the edge pixels head motion
     // uncovers), then moved with the head. Where the rig is at rest this already is the frame.
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.drawImage(picture, 0, 0, width, height);
-    const motion = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, width, height) : IDENTITY;
+    // The idle video's texture comes from what was just drawn: the box the moved triangles sample, once per
+    // video frame (rig-renderer.js uploadVideo).
+    const sampled = region && follow ? trianglesBox(rig, triangles, sources, IDENTITY, 2) : null;
+    const videoBox = sampled ? renderer.videoBoxNeeded(picture, sampled) : null;
+    if (videoBox) {
+      const { x, y, width: w, height: h } = videoBox;
+      renderer.uploadVideo(videoBox, ctx.getImageData(x, y, w, h));
+    }
     const setMotion = () => ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
     if (this.lastFrame.motion) {
       setMotion();
@@ -504,15 +519,8 @@ export class AvatarPlayer extends EventTarget {
     }
     // Then the moved triangles from the WebGL2 renderer, head motion included, copied pixel for pixel (a
     // transformed copy would resample the whole box again).
-    const toCanvas = composeAffine(motion, place);
-    const triangles = movedTriangles(rig, weights, positions);
-    const region = trianglesBox(rig, triangles, positions, toCanvas);
     if (region) {
-      if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
-      const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
-      const mouth = mouthGeometry(rig, positions, weights);
-      const video = follow ? picture : null;
-      renderer.render({ region, triangles, positions, sources, video, place: toCanvas, mouth });
+      renderer.render({ region, triangles, positions, sources, video: Boolean(follow), place: toCanvas, mouth });
       // Through a scratch canvas, so the transparent (unmoved) pixels keep the picture under them.
       const { x, y, width: w, height: h } = region;
       view.scratch.putImageData(renderer.read(region), 0, 0);

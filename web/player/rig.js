@@ -113,9 +113,11 @@ export const STILL_PX = 0.25;
 /**
  * The triangles (a flat index array like rig.triangles) with a vertex that the non-zero controls move by more
  * than STILL_PX at `positions`. The others map the picture onto itself: they need not be drawn at all, so the
- * renderer draws these over a transparent canvas and the player lays that over the picture.
+ * renderer draws these over a transparent canvas and the player lays that over the picture. With `over` (a
+ * box {x0, y0, x1, y1}, rig pixels: the mouth interior's), also every triangle whose bounding box reaches into
+ * it, so the face covers all of that box but the inner-lip hole.
  */
-export function movedTriangles(rig, weights, positions) {
+export function movedTriangles(rig, weights, positions, over = null) {
   const { rest, triangles } = rig;
   const moved = new Uint8Array(rest.length / 2);
   rig.controlNames.forEach((name, c) => {
@@ -126,8 +128,14 @@ export function movedTriangles(rig, weights, positions) {
   });
   const kept = new triangles.constructor(triangles.length);
   let count = 0;
+  const reaches = (a, b, c) => over
+    && Math.max(positions[2 * a], positions[2 * b], positions[2 * c]) >= over.x0
+    && Math.min(positions[2 * a], positions[2 * b], positions[2 * c]) <= over.x1
+    && Math.max(positions[2 * a + 1], positions[2 * b + 1], positions[2 * c + 1]) >= over.y0
+    && Math.min(positions[2 * a + 1], positions[2 * b + 1], positions[2 * c + 1]) <= over.y1;
   for (let t = 0; t < triangles.length; t += 3) {
-    if (moved[triangles[t]] || moved[triangles[t + 1]] || moved[triangles[t + 2]]) {
+    const [a, b, c] = [triangles[t], triangles[t + 1], triangles[t + 2]];
+    if (moved[a] || moved[b] || moved[c] || reaches(a, b, c)) {
       kept[count] = triangles[t];
       kept[count + 1] = triangles[t + 1];
       kept[count + 2] = triangles[t + 2];
@@ -224,6 +232,31 @@ export function mouthOpening(rig, positions) {
   return width > 0 ? polygonArea(polygon) / width : 0;
 }
 
+/**
+ * The lip-edge bands of the inner-lip `polygon` ([[x, y], …]) for the interior's feathered edge: one rectangle
+ * (two triangles) per edge, reaching `width` px beyond the edge on every side, as `positions` (x, y per
+ * vertex) and `edges` (the edge a.x, a.y, b.x, b.y per vertex, which the fragment measures its distance to).
+ */
+export function lipEdgeBands(polygon, width) {
+  const positions = new Float32Array(polygon.length * 12);
+  const edges = new Float32Array(polygon.length * 24);
+  polygon.forEach(([ax, ay], i) => {
+    const [bx, by] = polygon[(i + 1) % polygon.length];
+    const length = Math.hypot(bx - ax, by - ay);
+    // Along the edge (u) and across it (n), each `width` long; a zero-length edge gets a square.
+    const [ux, uy] = length > 0 ? [((bx - ax) / length) * width, ((by - ay) / length) * width] : [width, 0];
+    const corners = [
+      [ax - ux + uy, ay - uy - ux], [bx + ux + uy, by + uy - ux],
+      [bx + ux - uy, by + uy + ux], [ax - ux - uy, ay - uy + ux],
+    ];
+    [0, 1, 2, 0, 2, 3].forEach((corner, k) => {
+      positions.set(corners[corner], 12 * i + 2 * k);
+      edges.set([ax, ay, bx, by], 24 * i + 4 * k);
+    });
+  });
+  return { positions, edges };
+}
+
 /** Bounding box {x0, y0, x1, y1} of points [[x, y], …], grown by `margin`. */
 export function boundingBox(points, margin = 0) {
   const xs = points.map((p) => p[0]);
@@ -293,14 +326,21 @@ export function composeAffine(a, b) {
   ];
 }
 
+// An opening smaller than this (the lips closed at rest, or a sliver) is none: no interior is drawn behind
+// it (the same 0.5 px² below which pack validate ignores slivers, docs/rig.md).
+export const MIN_OPENING_PX2 = 0.5;
+
 /**
  * The mouth opening of deformed `positions` for the interior pass: the inner-lip polygon, its bounding box
  * (grown by 2 px so the anti-aliased lip edge has interior behind it), centre and half size, and how far the
- * lower teeth and tongue move (the jaw vertex's offset at these weights).
+ * lower teeth and tongue move (the jaw vertex's offset at these weights). With no opening (under
+ * MIN_OPENING_PX2) the polygon is empty and the box null.
  */
 export function mouthGeometry(rig, positions, weights) {
   const polygon = innerLipPolygon(rig, positions);
-  if (polygon.length < 3) return { polygon: [], box: null, centre: [0, 0], half: [0, 0], lowerTeethShift: [0, 0] };
+  if (polygon.length < 3 || polygonArea(polygon) < MIN_OPENING_PX2) {
+    return { polygon: [], box: null, centre: [0, 0], half: [0, 0], lowerTeethShift: [0, 0] };
+  }
   const box = boundingBox(polygon, 2);
   const jaw = rig.interior?.jaw_vertex;
   return {

@@ -1,7 +1,8 @@
-"""Draws the placeholder pack `web/avatars/realistic_female_v1/`: flat coloured blocks at the pack format's
-default sizes, so the demo runs before (and without) a photoreal pack.
+"""A format-1 placeholder pack for tests: flat coloured blocks at the pack format's default sizes, no face.
 
-Run once after changing the drawing: `python tests/web/make_placeholder_pack.py`; the PNGs are committed.
+Tests that need a format-1 pack (the Canvas 2D compositor, sprite cross-fades, calibration, `pack upgrade`
+refusing a face-less pack) write it into a temporary PACKS_DIR with `write_placeholder_pack`; no shipped pack
+is a placeholder (docs/packs.md).
 """
 
 import json
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-PACK_DIR = Path(__file__).resolve().parents[2] / "web" / "avatars" / "realistic_female_v1"
+PLACEHOLDER_ID = "placeholder_v1"
 CANVAS = (512, 640)
 MOUTH_FRAME = (160, 120)
 EYES_FRAME = (232, 80)
@@ -122,10 +123,10 @@ def feather_mask(size: tuple[int, int], inset: int, radius: int, blur: float) ->
     return mask.filter(ImageFilter.GaussianBlur(blur))
 
 
-def manifest() -> dict:
+def manifest(pack_id: str = PLACEHOLDER_ID) -> dict:
     return {
         "format_version": 1,
-        "id": "realistic_female_v1",
+        "id": pack_id,
         "name": "Placeholder (coloured blocks)",
         "canvas": {"width": CANVAS[0], "height": CANVAS[1]},
         "base_face": "base_face.png",
@@ -148,12 +149,14 @@ def manifest() -> dict:
             "saccade_px": 3,
         },
         "motion": {"head_bob_px": 2.5, "tilt_deg": 0.6, "breathing_scale": 0.004, "idle_blink_interval_s": [3, 6]},
-        "attribution": "Placeholder drawn by tests/web/make_placeholder_pack.py; public domain (CC0).",
+        "attribution": "Placeholder drawn by tests/support/placeholder_pack.py; public domain (CC0).",
     }
 
 
-def main() -> None:
-    PACK_DIR.mkdir(parents=True, exist_ok=True)
+def write_placeholder_pack(packs_dir: Path, pack_id: str = PLACEHOLDER_ID) -> Path:
+    """Write the placeholder pack into `packs_dir/pack_id` (created) and return that directory."""
+    pack_dir = packs_dir / pack_id
+    pack_dir.mkdir(parents=True, exist_ok=True)
     images = {
         "base_face.png": base_face(),
         "mouth_sprites.png": mouth_sprites(),
@@ -164,9 +167,6 @@ def main() -> None:
         "eyes_mask.png": feather_mask(EYES_FRAME, inset=5, radius=20, blur=3),
     }
     for name, image in images.items():
-        image.save(PACK_DIR / name, optimize=True)
-    (PACK_DIR / "manifest.json").write_text(json.dumps(manifest(), indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+        image.save(pack_dir / name, optimize=True)
+    (pack_dir / "manifest.json").write_text(json.dumps(manifest(pack_id), indent=2) + "\n")
+    return pack_dir
