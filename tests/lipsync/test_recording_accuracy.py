@@ -47,8 +47,8 @@ def test_a_shifted_reference_fails_the_same_measure(espeak_clip) -> None:
 
 @pytest.mark.parametrize(("codec", "rate"), [("mp3", 44_100), ("libopus", 48_000), ("mp3", 16_000)])
 def test_piper_speech_reencoded_matches_the_voice_models_durations(renderer, tmp_path, codec, rate) -> None:
-    speech = renderer.engine.synthesize(renderer.catalog.get(None), WEATHER, 1.0)
-    reference = references.piper_reference(speech)
+    speech, tokens = references.piper_speech(renderer.engine, renderer.catalog.get(None), WEATHER)
+    reference = references.piper_reference(tokens, speech.sample_rate)
     suffix = {"mp3": ".mp3", "libopus": ".ogg"}[codec]
     path = references.encode(speech.samples, speech.sample_rate, codec, rate, tmp_path / f"speech{suffix}")
     recording = load_recording(path)
