@@ -206,8 +206,13 @@ def encode(
 
 def phone_onset_errors(reference: list[float], aligned: list[float]) -> list[float]:
     """Aligned − reference onset (ms, positive = aligned late) for every reference phone paired in order."""
+    return [aligned_ms - reference_ms for reference_ms, aligned_ms in onset_pairs(reference, aligned)]
+
+
+def onset_pairs(reference: list[float], aligned: list[float]) -> list[tuple[float, float]]:
+    """(reference onset, the aligned onset paired with it) for every reference phone paired in order."""
     paired = m.match_in_order(reference, aligned, PHONE_MATCH_MS, PHONE_MATCH_MS)
-    return [-difference for difference in paired if difference is not None]
+    return [(start, start - difference) for start, difference in zip(reference, paired) if difference is not None]
 
 
 def vowel_window_share(vowel_onsets: list[float], cues: list[MouthCue]) -> float:
