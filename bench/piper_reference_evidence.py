@@ -27,10 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lipsync_references as references  # noqa: E402
 from lipsync_accuracy import TEXTS  # noqa: E402
-from lipsync_measure import _IPA_VOWELS  # noqa: E402
+from lipsync_measure import _IPA_VOWELS, resample_to  # noqa: E402
 
 from avatar_service.align.onsets import OnsetFinder  # noqa: E402
-from avatar_service.align.recording import ALIGN_RATE  # noqa: E402
 from avatar_service.config import Settings  # noqa: E402
 from avatar_service.lipsync import visemes  # noqa: E402
 from avatar_service.pipeline import Renderer  # noqa: E402
@@ -101,7 +100,7 @@ def onsets_after_pauses(speech, tokens) -> list[tuple[float, float]]:
     """(energy onset − token start, the pause's end − token start) in ms for each phone right after a pause
     token (punctuation, sentence edge); the pause's end is where the tokens between it and the phone start."""
     rate = speech.sample_rate
-    speech_16k = (references.m.resample_to(speech.samples, rate) * 32767).astype(np.int16)
+    speech_16k = (resample_to(speech.samples, rate) * 32767).astype(np.int16)
     finder = OnsetFinder(speech_16k)
     found, pause_end = [], 0.0
     for token in tokens:
