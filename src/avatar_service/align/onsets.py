@@ -2,10 +2,11 @@
 
 pocketsphinx labels 10 ms frames whose 25.6 ms analysis windows overlap; after silence the first frame whose
 window merely ends in the new sound is already the phone, and the phone is often given part of the silence as
-well, so a phone after a pause starts before its sound (measured on espeak-ng's and Piper's speech: docs/lipsync.md, "Phones after a pause"). The
-boundary between silence and speech is an energy endpoint, found as in Rabiner and Sambur, "An algorithm for
-determining the endpoints of isolated utterances" (Bell System Technical Journal 54(2), 1975): short-time
-energy against a threshold set from the recording's own levels, searched near a first, coarser estimate.
+well, so a phone after a pause starts before its sound (measured on espeak-ng's and Piper's speech:
+docs/lipsync.md, "Phones after a pause start where their sound does"). The boundary between silence and
+speech is an energy endpoint, found as in Rabiner and Sambur, "An algorithm for determining the endpoints of
+isolated utterances" (Bell System Technical Journal 54(2), 1975): short-time energy against a threshold set
+from the recording's own levels, searched near a first, coarser estimate.
 """
 
 import numpy as np
@@ -15,7 +16,8 @@ from avatar_service.align.recording import ALIGN_RATE
 from avatar_service.loudness import loudness_envelope
 
 STEP_MS = 1
-# Short enough to place a stop's burst to the millisecond, long enough to span a 100 Hz voice's period.
+# Short, to place an onset within a few ms (a voiced sound's level ripples with its pitch period, but only the
+# first ms above the threshold counts).
 WINDOW_MS = 4
 # The onset is searched from a frame before pocketsphinx's boundary to the end of the phone's own span (less a
 # frame): after a pause the phone is often given some of the silence too (measured up to 80 ms on Piper speech).
