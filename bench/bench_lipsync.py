@@ -117,8 +117,8 @@ def accuracy(directory: Path) -> list[dict]:
             print(rows[-1], flush=True)
     renderer = Renderer(Settings(data_dir=directory / "data"))
     for name in ("questions", "weather"):
-        speech = renderer.engine.synthesize(renderer.catalog.get(None), TEXTS[name], 1.0)
-        phones = references.piper_reference(speech)
+        speech, tokens = references.piper_speech(renderer.engine, renderer.catalog.get(None), TEXTS[name])
+        phones = references.piper_reference(tokens, speech.sample_rate)
         for codec, rate in PIPER_ENCODINGS:
             suffix = {"mp3": ".mp3", "libopus": ".ogg"}[codec]
             audio = references.encode(speech.samples, speech.sample_rate, codec, rate, directory / f"{name}-{rate}{suffix}")

@@ -28,6 +28,9 @@ from avatar_service.audio import wav_file  # noqa: E402
 from avatar_service.lipsync import visemes  # noqa: E402
 from avatar_service.schemas import MouthCue  # noqa: E402
 from avatar_service.tts import Speech  # noqa: E402
+from avatar_service.tts import engine as tts_engine  # noqa: E402
+from avatar_service.tts.engine import PAD, PhoneSpan, PiperEngine  # noqa: E402
+from avatar_service.tts.voices import VoiceFiles  # noqa: E402
 
 ESPEAK_LIBRARY = "libespeak-ng.so.1"
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -117,29 +120,61 @@ def espeak_reference(text: str, voice: str = "en-us") -> Reference:
     return Reference(wav_bytes(samples, rate), phones)
 
 
-def piper_reference(speech: Speech) -> list[ReferencePhone]:
-    """Phone onsets from the voice model's own durations. Stress and length marks, pauses and word gaps are not
-    phones; a stressed vowel starts at its stress mark (measured, see lipsync/cues.py); a diphthong's second
-    symbol continues the first (the CMU dictionary has one phone for it)."""
+def piper_speech(engine: PiperEngine, voice: VoiceFiles, text: str, speed: float = 1.0) -> tuple[Speech, list[PhoneSpan]]:
+    """Piper speech for ``text`` and the model's duration for every token id it was given, blanks included.
+
+    ``Speech.phones`` counts the blank after each phone in that phone's span, as Piper's own alignment output
+    does; the reference needs the blanks on their own (``piper_reference``), so the per-id durations are read
+    while the engine turns them into spans (``tts.engine._phone_spans``, the one place they pass through).
+    """
+    tokens: list[PhoneSpan] = []
+    merge = tts_engine._phone_spans
+
+    def keep_tokens(phoneme_ids, samples_per_id, id_to_phone, offset):
+        start = offset
+        for phone_id, count in zip(phoneme_ids, samples_per_id.tolist()):
+            tokens.append(PhoneSpan(id_to_phone.get(phone_id, "?"), start, int(count)))
+            start += int(count)
+        return merge(phoneme_ids, samples_per_id, id_to_phone, offset)
+
+    tts_engine._phone_spans = keep_tokens
+    try:
+        speech = engine.synthesize(voice, text, speed)
+    finally:
+        tts_engine._phone_spans = merge
+    return speech, tokens
+
+
+def piper_reference(tokens: list[PhoneSpan], sample_rate: int) -> list[ReferencePhone]:
+    """Phone onsets from the voice model's per-token durations (``piper_speech``).
+
+    Within speech a phone's sound starts where the previous phone's own token (with its length mark) ends: the
+    pad Piper puts after every id (docs/sources.md, "Piper voices"), word gaps and stress marks in between are
+    already the next phone. Measured on Piper's own audio, independent of any
+    aligner (docs/lipsync.md, "The Piper reference"): stop closures, sibilant edges and voicing onsets lie a
+    median −6..+6 ms from the previous token's end for blank runs of 12 to 93 ms, and 17-88 ms before the
+    phone's own token. After a pause (punctuation, sentence edge) there is no previous sound: the phone starts
+    at its own token, where the energy rises (measured +7 ms). A diphthong's second symbol continues the first
+    (the CMU dictionary has one phone for it)."""
     phones: list[ReferencePhone] = []
-    stress_start = None
+    previous_end: float | None = None  # end of the previous phone's own token; None after a pause
     previous_vowel = False
-    for span in speech.phones:
-        start_ms = span.start_sample * 1000 / speech.sample_rate
-        if span.phone in visemes.STRESS_MARKS:
-            stress_start = start_ms
+    for token in tokens:
+        start_ms = token.start_sample * 1000 / sample_rate
+        end_ms = (token.start_sample + token.num_samples) * 1000 / sample_rate
+        if visemes.is_modifier(token.phone):
+            previous_end = end_ms if previous_end is not None else None
             continue
-        if visemes.is_modifier(span.phone):
+        if token.phone == PAD or token.phone == " " or token.phone in visemes.STRESS_MARKS:
             continue
-        if not any(ch.isalpha() for ch in span.phone):
-            stress_start, previous_vowel = None, False
+        if not any(ch.isalpha() for ch in token.phone):
+            previous_end, previous_vowel = None, False
             continue
         # Not visemes.is_vowel: it counts s and z (shown with the EE shape) as vowels.
-        vowel = span.phone[0] in m._IPA_VOWELS
+        vowel = token.phone[0] in m._IPA_VOWELS
         if not (vowel and previous_vowel):
-            start = stress_start if vowel and stress_start is not None else start_ms
-            phones.append(ReferencePhone(span.phone, start, vowel))
-        stress_start, previous_vowel = None, vowel
+            phones.append(ReferencePhone(token.phone, start_ms if previous_end is None else previous_end, vowel))
+        previous_end, previous_vowel = end_ms, vowel
     return phones
 
 
@@ -171,8 +206,13 @@ def encode(
 
 def phone_onset_errors(reference: list[float], aligned: list[float]) -> list[float]:
     """Aligned − reference onset (ms, positive = aligned late) for every reference phone paired in order."""
+    return [aligned_ms - reference_ms for reference_ms, aligned_ms in onset_pairs(reference, aligned)]
+
+
+def onset_pairs(reference: list[float], aligned: list[float]) -> list[tuple[float, float]]:
+    """(reference onset, the aligned onset paired with it) for every reference phone paired in order."""
     paired = m.match_in_order(reference, aligned, PHONE_MATCH_MS, PHONE_MATCH_MS)
-    return [-difference for difference in paired if difference is not None]
+    return [(start, start - difference) for start, difference in zip(reference, paired) if difference is not None]
 
 
 def vowel_window_share(vowel_onsets: list[float], cues: list[MouthCue]) -> float:

@@ -21,6 +21,11 @@ WEATHER = (
     "on, and leave extra space between cars. By tomorrow morning the skies should clear, and the weekend looks "
     "bright and mild."
 )
+# Short sentences and clauses: many phones right after a pause.
+PAUSES = (
+    "Yes. No. Maybe later. Wait, look, over there! Come here, Anna. Stop. Go back, quickly, now. Thank you. "
+    "Good night."
+)
 LABIALS = "Peter Piper picked a peck of pickled peppers. Bob, my brother, bought five blue boxes of big fresh figs."
 
 

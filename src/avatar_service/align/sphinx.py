@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from avatar_service.align import pieces
+from avatar_service.align.onsets import OnsetFinder
 from avatar_service.align.pronounce import pronunciations
 from avatar_service.align.recording import ALIGN_RATE
 from avatar_service.errors import InvalidInput
@@ -88,7 +89,7 @@ def align(speech_16k: np.ndarray, transcript: str | None) -> Alignment:
     for start, end, piece_words in _transcript_pieces(speech_16k, words):
         phones += _align_words(speech_16k[start:end], piece_words, start * 1000 / ALIGN_RATE)
     _check_fit(speech_16k, phones, len(words))
-    return Alignment(phones, "forced-alignment")
+    return Alignment(_onsets_after_pauses(speech_16k, phones), "forced-alignment")
 
 
 class _Decoders(threading.local):
@@ -224,6 +225,22 @@ def _phone_pass(decoder, speech_16k: np.ndarray, words: list[str], offset_ms: fl
     return phones
 
 
+def _onsets_after_pauses(speech_16k: np.ndarray, phones: list[AlignedPhone]) -> list[AlignedPhone]:
+    """Each phone after a silence, or first in the recording, starts where its sound does (align/onsets.py):
+    pocketsphinx's frames start it early. The silence before it ends there too; the phone keeps a frame."""
+    finder = OnsetFinder(speech_16k)
+    result = list(phones)
+    for index, phone in enumerate(result):
+        before = result[index - 1] if index else None
+        if phone.phone == SILENCE or (before is not None and before.phone != SILENCE):
+            continue
+        start = finder.onset(phone.start_ms, phone.end_ms - FRAME_MS)
+        result[index] = AlignedPhone(phone.phone, start, phone.end_ms)
+        if before is not None:
+            result[index - 1] = AlignedPhone(before.phone, before.start_ms, start)
+    return result
+
+
 def _does_not_fit(reason: object) -> InvalidInput:
     detail = f" ({reason})" if reason else ""
     return InvalidInput("transcript", f"does not fit the audio: the words could not be aligned to it{detail}")
@@ -287,7 +304,7 @@ def _recognize_then_align(speech_16k: np.ndarray) -> Alignment:
             # The phone pass can still fail on words the search only just fitted ("does not match the
             # grammar"): spread each word's dictionary phones evenly over the time recognition gave it.
             phones += _spread(recognizer, segments, first_ms)
-    return Alignment(phones, "recognition")
+    return Alignment(_onsets_after_pauses(speech_16k, phones), "recognition")
 
 
 def _spread(decoder, segments: list[tuple[str, int, int]], offset_ms: float) -> list[AlignedPhone]:
