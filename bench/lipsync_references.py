@@ -28,7 +28,6 @@ from avatar_service.audio import wav_file  # noqa: E402
 from avatar_service.lipsync import visemes  # noqa: E402
 from avatar_service.schemas import MouthCue  # noqa: E402
 from avatar_service.tts import Speech  # noqa: E402
-from avatar_service.tts import engine as tts_engine  # noqa: E402
 from avatar_service.tts.engine import PAD, PhoneSpan, PiperEngine  # noqa: E402
 from avatar_service.tts.voices import VoiceFiles  # noqa: E402
 
@@ -121,28 +120,11 @@ def espeak_reference(text: str, voice: str = "en-us") -> Reference:
 
 
 def piper_speech(engine: PiperEngine, voice: VoiceFiles, text: str, speed: float = 1.0) -> tuple[Speech, list[PhoneSpan]]:
-    """Piper speech for ``text`` and the model's duration for every token id it was given, blanks included.
-
-    ``Speech.phones`` counts the blank after each phone in that phone's span, as Piper's own alignment output
-    does; the reference needs the blanks on their own (``piper_reference``), so the per-id durations are read
-    while the engine turns them into spans (``tts.engine._phone_spans``, the one place they pass through).
-    """
-    tokens: list[PhoneSpan] = []
-    merge = tts_engine._phone_spans
-
-    def keep_tokens(phoneme_ids, samples_per_id, id_to_phone, offset):
-        start = offset
-        for phone_id, count in zip(phoneme_ids, samples_per_id.tolist()):
-            tokens.append(PhoneSpan(id_to_phone.get(phone_id, "?"), start, int(count)))
-            start += int(count)
-        return merge(phoneme_ids, samples_per_id, id_to_phone, offset)
-
-    tts_engine._phone_spans = keep_tokens
-    try:
-        speech = engine.synthesize(voice, text, speed)
-    finally:
-        tts_engine._phone_spans = merge
-    return speech, tokens
+    """Piper speech for ``text`` and the model's duration for every token id it was given, blanks included
+    (``Speech.tokens``; ``Speech.phones`` counts the blank after each phone in that phone's span, as Piper's own
+    alignment output does, and the reference needs the blanks on their own: ``piper_reference``)."""
+    speech = engine.synthesize(voice, text, speed)
+    return speech, speech.tokens
 
 
 def piper_reference(tokens: list[PhoneSpan], sample_rate: int) -> list[ReferencePhone]:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,10 @@ class PhoneSpan:
 class Speech:
     samples: np.ndarray  # float32 mono in [-1, 1]
     sample_rate: int
-    phones: list[PhoneSpan]
+    phones: list[PhoneSpan]  # model tokens, each with the pad after it (as in Piper's alignments)
+    # Every model token on its own, pads included, for speech the model made (empty otherwise): where a
+    # phone's sound starts depends on the pads before it (docs/lipsync.md, "The Piper reference").
+    tokens: list[PhoneSpan] = field(default_factory=list)
 
     @property
     def duration_ms(self) -> int:
@@ -221,7 +224,7 @@ def synthesize_with(
     length_scale = length_scale_for(speed, voice.config.length_scale)
     id_to_phone = _id_to_phone(voice.config.phoneme_id_map)
     audio_parts: list[np.ndarray] = []
-    phones: list[PhoneSpan] = []
+    tokens: list[PhoneSpan] = []
     offset = 0
     for sentence in voice.phonemize(text):
         if not sentence:
@@ -232,14 +235,14 @@ def synthesize_with(
             audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed, cores, helpers)
             if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
                 raise InvalidVoiceModel(f"voice_id: {voice_id!r} does not expose phoneme durations")
-            phones.extend(_phone_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
+            tokens.extend(_token_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
             sentence_audio.append(audio.reshape(-1))
             offset += audio.size
         audio_parts.append(_normalized(np.concatenate(sentence_audio)))
     if not audio_parts:
         raise InvalidInput("text", "nothing speakable in it (only punctuation or symbols)")
     samples = np.concatenate(audio_parts).astype(np.float32, copy=False)
-    return Speech(samples=samples, sample_rate=voice.config.sample_rate, phones=phones)
+    return Speech(samples, voice.config.sample_rate, _pads_folded(tokens), tokens)
 
 
 def _run_model(
@@ -320,19 +323,25 @@ def _id_to_phone(phoneme_id_map: dict[str, list[int]]) -> dict[int, str]:
     return reverse
 
 
-def _phone_spans(
+def _token_spans(
     phoneme_ids: list[int], samples_per_id: np.ndarray, id_to_phone: dict[int, str], offset: int
 ) -> list[PhoneSpan]:
-    """Per-id durations to per-token spans; the pad after each token belongs to that token, as in Piper."""
+    """Per-id durations to one span per id, from sample ``offset``."""
     spans: list[PhoneSpan] = []
     start = offset
     for phone_id, count in zip(phoneme_ids, samples_per_id.tolist()):
-        count = int(count)
-        phone = id_to_phone.get(phone_id, "?")
-        if phone == PAD and spans:
+        spans.append(PhoneSpan(id_to_phone.get(phone_id, "?"), start, int(count)))
+        start += int(count)
+    return spans
+
+
+def _pads_folded(tokens: list[PhoneSpan]) -> list[PhoneSpan]:
+    """The pad after each token belongs to that token, as in Piper's alignments."""
+    spans: list[PhoneSpan] = []
+    for token in tokens:
+        if token.phone == PAD and spans:
             last = spans[-1]
-            spans[-1] = PhoneSpan(last.phone, last.start_sample, last.num_samples + count)
+            spans[-1] = PhoneSpan(last.phone, last.start_sample, last.num_samples + token.num_samples)
         else:
-            spans.append(PhoneSpan(phone, start, count))
-        start += count
+            spans.append(token)
     return spans
