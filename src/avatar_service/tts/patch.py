@@ -107,7 +107,8 @@ def split_decoder(model: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelPr
             extra_inputs.append(name)
             continue
         pending.extend(produced_by[name].input)
-    extractor = onnx.utils.Extractor(model)
+    # The extractor types the cut's tensors from value_info, which an export need not carry for every tensor.
+    extractor = onnx.utils.Extractor(onnx.shape_inference.infer_shapes(model))
     decoder_inputs = [latent, *extra_inputs]
     decoder = extractor.extract_model(decoder_inputs, [audio])
     front = extractor.extract_model([model_input.name for model_input in graph.input], [*decoder_inputs, *others])
