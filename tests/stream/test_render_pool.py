@@ -1,4 +1,4 @@
-"""The render pool gives owners turns round-robin, so one owner's backlog never starves another."""
+"""The render pool serves stream segments by deadline and renders in fair turns, and never starves either."""
 
 import asyncio
 import threading
@@ -78,3 +78,78 @@ def test_a_cancelled_waiting_task_never_runs_and_errors_reach_the_caller():
 
     run(main())
     assert ran == ["first"]
+
+
+def test_a_stream_about_to_run_dry_is_served_before_one_far_ahead():
+    order: list[str] = []
+
+    def work(name: str) -> None:
+        time.sleep(0.02)
+        order.append(name)
+
+    async def main():
+        pool = RenderPool(1)
+        now = asyncio.get_running_loop().time()
+        busy = asyncio.ensure_future(pool.run("render", work, "render"))
+        await asyncio.sleep(0)  # the render holds the only thread; both segments wait
+        ahead = asyncio.ensure_future(pool.run("stream-ahead", work, "ahead", deadline=now + 8.0))
+        await asyncio.sleep(0)  # queued first: fair turns alone would serve it first
+        dry = asyncio.ensure_future(pool.run("stream-dry", work, "dry", deadline=now + 0.3))
+        await asyncio.gather(busy, ahead, dry)
+        pool.shutdown()
+
+    run(main())
+    assert order == ["render", "dry", "ahead"]
+
+
+def test_a_render_goes_before_a_stream_far_ahead_and_after_one_about_to_run_dry():
+    order: list[str] = []
+
+    def work(name: str) -> None:
+        time.sleep(0.02)
+        order.append(name)
+
+    async def main():
+        pool = RenderPool(1, http_allowance_s=1.0)
+        now = asyncio.get_running_loop().time()
+        busy = asyncio.ensure_future(pool.run("first", work, "first"))
+        await asyncio.sleep(0)
+        ahead = asyncio.ensure_future(pool.run("stream-ahead", work, "ahead", deadline=now + 8.0))
+        dry = asyncio.ensure_future(pool.run("stream-dry", work, "dry", deadline=now + 0.3))
+        render = asyncio.ensure_future(pool.run("render", work, "render"))
+        await asyncio.gather(busy, ahead, dry, render)
+        pool.shutdown()
+
+    run(main())
+    assert order == ["first", "dry", "render", "ahead"]
+
+
+def test_renders_still_get_turns_while_streams_are_always_about_to_run_dry():
+    """Ten streams each re-queue a segment due 50 ms later as soon as the last one is done, for longer than
+    the render's allowance: the render still runs once its allowance is spent, not after the streams."""
+    order: list[str] = []
+
+    def work(name: str) -> None:
+        time.sleep(0.01)
+        order.append(name)
+
+    async def stream(pool: RenderPool, name: str) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            await pool.run(name, work, name, deadline=loop.time() + 0.05)
+
+    async def main():
+        pool = RenderPool(1, http_allowance_s=0.3)
+        streams = [asyncio.ensure_future(stream(pool, f"s{i}")) for i in range(10)]
+        await asyncio.sleep(0.05)
+        queued = asyncio.get_running_loop().time()
+        await pool.run("render", work, "render")
+        waited = asyncio.get_running_loop().time() - queued
+        await asyncio.gather(*streams)
+        pool.shutdown()
+        return waited
+
+    waited = run(main())
+    position = order.index("render")
+    assert waited >= 0.25, waited  # the streams' segments due before the render's allowance ran out went first
+    assert position < len(order) - 100, (position, len(order))  # and then it ran, long before the streams ended
