@@ -80,29 +80,9 @@ def test_a_cancelled_waiting_task_never_runs_and_errors_reach_the_caller():
     assert ran == ["first"]
 
 
-def test_a_stream_about_to_run_dry_is_served_before_one_far_ahead():
-    order: list[str] = []
-
-    def work(name: str) -> None:
-        time.sleep(0.02)
-        order.append(name)
-
-    async def main():
-        pool = RenderPool(1)
-        now = asyncio.get_running_loop().time()
-        busy = asyncio.ensure_future(pool.run("render", work, "render"))
-        await asyncio.sleep(0)  # the render holds the only thread; both segments wait
-        ahead = asyncio.ensure_future(pool.run("stream-ahead", work, "ahead", deadline=now + 8.0))
-        await asyncio.sleep(0)  # queued first: fair turns alone would serve it first
-        dry = asyncio.ensure_future(pool.run("stream-dry", work, "dry", deadline=now + 0.3))
-        await asyncio.gather(busy, ahead, dry)
-        pool.shutdown()
-
-    run(main())
-    assert order == ["render", "dry", "ahead"]
-
-
-def test_a_render_goes_before_a_stream_far_ahead_and_after_one_about_to_run_dry():
+def served_order(*tasks: tuple[str, float | None]) -> list[str]:
+    """The order one thread runs ``tasks`` in: (owner, deadline in seconds from now, or None for a render).
+    The first holds the thread while the others are queued, in the order given."""
     order: list[str] = []
 
     def work(name: str) -> None:
@@ -112,16 +92,27 @@ def test_a_render_goes_before_a_stream_far_ahead_and_after_one_about_to_run_dry(
     async def main():
         pool = RenderPool(1, http_allowance_s=1.0)
         now = asyncio.get_running_loop().time()
-        busy = asyncio.ensure_future(pool.run("first", work, "first"))
-        await asyncio.sleep(0)
-        ahead = asyncio.ensure_future(pool.run("stream-ahead", work, "ahead", deadline=now + 8.0))
-        dry = asyncio.ensure_future(pool.run("stream-dry", work, "dry", deadline=now + 0.3))
-        render = asyncio.ensure_future(pool.run("render", work, "render"))
-        await asyncio.gather(busy, ahead, dry, render)
+        futures = []
+        for owner, due_in in tasks:
+            deadline = None if due_in is None else now + due_in
+            futures.append(asyncio.ensure_future(pool.run(owner, work, owner, deadline=deadline)))
+            await asyncio.sleep(0)  # queued in this order
+        await asyncio.gather(*futures)
         pool.shutdown()
 
     run(main())
-    assert order == ["first", "dry", "render", "ahead"]
+    return order
+
+
+def test_a_stream_about_to_run_dry_is_served_before_one_far_ahead():
+    # queued first, the stream far ahead would go first in fair turns
+    assert served_order(("render", None), ("ahead", 8.0), ("dry", 0.3)) == ["render", "dry", "ahead"]
+
+
+def test_a_render_goes_before_a_stream_far_ahead_and_after_one_about_to_run_dry():
+    assert served_order(("first", None), ("ahead", 8.0), ("dry", 0.3), ("render", None)) == [
+        "first", "dry", "render", "ahead",
+    ]
 
 
 def test_renders_still_get_turns_while_streams_are_always_about_to_run_dry():
