@@ -30,9 +30,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# How long an HTTP render may wait for stream segments due before it (seconds, on the event loop's clock):
-# a short render takes ~0.2 s alone, so a render still finishes within about a second and a half while streams
-# keep a second of warning before they would run dry.
+# An HTTP render competes with stream segments as if due this long (seconds) after it was queued: it waits
+# for the segments of streams that would run dry within that time, and for no others. A short render takes
+# ~0.2 s alone (README, "Performance"), so a second's wait is noticeable but not a timeout, while a stream
+# gets a second of warning before it would run dry.
 HTTP_ALLOWANCE_S = 1.0
 
 
