@@ -1,6 +1,7 @@
 """Streaming figures over a real WebSocket against `avatar-service serve` (embedded queue), in one run:
 
-    python bench/bench_stream.py [--runs 20] [--streams 10] [--words-per-second 15]
+    python bench/bench_stream.py [--runs 20] [--rounds 5] [--streams 10] [--words-per-second 15]
+                                 [--baseline-src /path/to/other/checkout/src] [--details]
 
 - first audio: a client writes a text word by word; the time from sending the `text` message that completes
   the first clause ("Hello there, ") to receiving the first audio frame, measured at the client on loopback
@@ -9,17 +10,23 @@
 - concurrency: --streams streams at once, each writing a paragraph at --words-per-second like a language
   model. Each client plays its audio from the moment its first frame arrives (plus a 30 ms lead, as the
   player does); a segment arriving after its playback start is an underrun, after which the client's
-  timeline shifts later by the delay, as the player's does. Reports the underruns and the smallest margin by
-  which a segment arrived ahead of its turn (negative: the longest gap heard). Target: no underrun with 10 streams on 2 cores.
+  timeline shifts later by the delay plus the lead, as the player's does (that shift is the gap heard).
+  Per round: the late segments, the longest gap and the median margin by which segments arrived ahead of
+  their turn; medians over --rounds rounds. Target: no underrun with 10 streams on 2 cores.
+- --baseline-src starts a second server from another source tree (e.g. the main branch) and measures it in
+  the same run, interleaved (first-audio runs alternate; each concurrency round runs both, in alternating
+  order), so a shared, noisy machine affects both alike. The 1-minute load average is printed before/after.
 """
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from websockets.sync.client import connect
@@ -63,9 +70,17 @@ def first_audio_latency(url: str, index: int) -> float:
         return latency
 
 
+@dataclass(frozen=True)
+class Arrival:
+    stream: int
+    seq: int
+    text: str
+    margin_s: float  # how long before its playback start the segment's audio arrived (negative: late)
+
+
 def playback_margins(url: str, index: int, words_per_second: float, results: list, start_at: float) -> None:
-    """One language-model-like client: margins (s) by which each segment arrived before its playback time."""
-    margins: list[float] = []
+    """One language-model-like client: how early each segment arrived before its playback time."""
+    arrivals: list[Arrival] = []
     with connect(url, max_size=None) as ws:
         ws.send(json.dumps({"type": "start"}))
         rate = json.loads(ws.recv())["sample_rate"]
@@ -88,7 +103,7 @@ def playback_margins(url: str, index: int, words_per_second: float, results: lis
                 if playback_start is None:
                     playback_start = now + START_LEAD_S
                 due = playback_start + segment["offset_samples"] / rate
-                margins.append(due - now)
+                arrivals.append(Arrival(index, segment["seq"], segment["text"], due - now))
                 if due < now:  # as the player does: the rest of the stream shifts later by the delay
                     playback_start += now + START_LEAD_S - due
                 continue
@@ -97,45 +112,88 @@ def playback_margins(url: str, index: int, words_per_second: float, results: lis
                 break
             if message["type"] == "segment":
                 segment = message
-    results.append(margins)
+    results.extend(arrivals)
+
+
+def concurrent_round(url: str, streams: int, words_per_second: float) -> list[Arrival]:
+    results: list[Arrival] = []
+    start_at = time.perf_counter() + 1.0
+    threads = [
+        threading.Thread(target=playback_margins, args=(url, i, words_per_second, results, start_at))
+        for i in range(streams)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def load_average() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=20, help="first-audio streams, one at a time, per server")
+    parser.add_argument("--rounds", type=int, default=5, help="concurrency rounds per server")
     parser.add_argument("--streams", type=int, default=10)
     parser.add_argument("--words-per-second", type=float, default=15.0)
+    parser.add_argument("--baseline-src", type=Path, help="another checkout's src/ to measure in the same run")
+    parser.add_argument("--details", action="store_true", help="print every late segment")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = cli_env(Path(data_dir), QUEUE="embedded", LOG_LEVEL="WARNING", MAX_STREAMS=str(max(20, args.streams)))
-        api, base_url = start_api(env, Path(data_dir) / "api.log")
-        url = base_url.replace("http://", "ws://") + "/v1/avatar/stream"
+    trees = {"this": ROOT / "src"} | ({"baseline": args.baseline_src.resolve()} if args.baseline_src else {})
+    voice_cache = Path(tempfile.gettempdir()) / "avatar-service-bench-voice-cache"
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as workdir:
+        servers, urls = [], {}
         try:
-            first_audio_latency(url, -1)  # warm: voice loaded, code paths hot
-            latencies = [first_audio_latency(url, run) * 1000 for run in range(args.runs)]
-            latencies.sort()
-            print(f"first clause -> first audio frame, {args.runs} streams one at a time: "
-                  f"median {statistics.median(latencies):.0f} ms, p90 {latencies[int(0.9 * (len(latencies) - 1))]:.0f} ms, "
-                  f"min {latencies[0]:.0f} ms, max {latencies[-1]:.0f} ms (target <= 150 ms)")
+            for name, src in trees.items():
+                env = cli_env(Path(workdir) / name, QUEUE="embedded", LOG_LEVEL="WARNING",
+                              VOICE_CACHE_DIR=str(voice_cache), MAX_STREAMS=str(max(20, args.streams)))
+                env["PYTHONPATH"] = str(src)  # that tree's own code
+                server, base_url = start_api(env, Path(workdir) / f"{name}.log")
+                servers.append(server)
+                urls[name] = base_url.replace("http://", "ws://") + "/v1/avatar/stream"
+            for url in urls.values():
+                first_audio_latency(url, -1)  # warm: voice loaded, code paths hot
 
-            results: list[list[float]] = []
-            start_at = time.perf_counter() + 1.0
-            threads = [
-                threading.Thread(target=playback_margins, args=(url, i, args.words_per_second, results, start_at))
-                for i in range(args.streams)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            margins = [margin for stream in results for margin in stream]
-            underruns = sum(margin < 0 for margin in margins)
-            print(f"{args.streams} concurrent streams at {args.words_per_second:g} words/s: {len(margins)} segments, "
-                  f"{underruns} underruns, smallest margin {min(margins) * 1000:.0f} ms, "
-                  f"median margin {statistics.median(margins) * 1000:.0f} ms (target: no underrun)")
+            latencies: dict[str, list[float]] = {name: [] for name in urls}
+            for run in range(args.runs):
+                for name in (list(urls) if run % 2 == 0 else list(urls)[::-1]):
+                    latencies[name].append(first_audio_latency(urls[name], run) * 1000)
+
+            rounds: dict[str, list[list[Arrival]]] = {name: [] for name in urls}
+            for round_index in range(args.rounds):
+                for name in (list(urls) if round_index % 2 == 0 else list(urls)[::-1]):
+                    rounds[name].append(concurrent_round(urls[name], args.streams, args.words_per_second))
         finally:
-            api.kill()
+            for server in servers:
+                server.kill()
+
+    print(f"{os.cpu_count()} cores; 1-minute load average {load_before} before, {load_average()} after")
+    for name, src in trees.items():
+        values = sorted(latencies[name])
+        print(f"[{name}: {src}]")
+        print(f"  first clause -> first audio frame, {args.runs} streams one at a time: "
+              f"median {statistics.median(values):.0f} ms, p90 {values[int(0.9 * (len(values) - 1))]:.0f} ms, "
+              f"min {values[0]:.0f} ms, max {values[-1]:.0f} ms (target <= 150 ms)")
+        late = [sum(a.margin_s < 0 for a in arrivals) for arrivals in rounds[name]]
+        gaps = [max([START_LEAD_S - a.margin_s for a in arrivals if a.margin_s < 0], default=0.0) * 1000
+                for arrivals in rounds[name]]
+        margins = [statistics.median(a.margin_s for a in arrivals) * 1000 for arrivals in rounds[name]]
+        segments = [len(arrivals) for arrivals in rounds[name]]
+        print(f"  {args.streams} concurrent streams at {args.words_per_second:g} words/s, {args.rounds} rounds "
+              f"of {statistics.median(segments):.0f} segments: late segments median {statistics.median(late):g} "
+              f"(rounds: {', '.join(map(str, late))}); longest gap median {statistics.median(gaps):.0f} ms "
+              f"(rounds: {', '.join(f'{gap:.0f}' for gap in gaps)}); median margin "
+              f"{statistics.median(margins):.0f} ms (target: no underrun)")
+        if args.details:
+            for round_index, arrivals in enumerate(rounds[name]):
+                for a in sorted(arrivals, key=lambda a: a.margin_s)[:6]:
+                    print(f"    round {round_index} stream {a.stream} seq {a.seq} margin {a.margin_s * 1000:+.0f} ms "
+                          f"{a.text!r}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The render pool gives owners turns round-robin, so one owner's backlog never starves another."""
+"""The render pool serves stream segments by deadline and renders in fair turns, and never starves either."""
 
 import asyncio
 import threading
@@ -78,3 +78,69 @@ def test_a_cancelled_waiting_task_never_runs_and_errors_reach_the_caller():
 
     run(main())
     assert ran == ["first"]
+
+
+def served_order(*tasks: tuple[str, float | None]) -> list[str]:
+    """The order one thread runs ``tasks`` in: (owner, deadline in seconds from now, or None for a render).
+    The first holds the thread while the others are queued, in the order given."""
+    order: list[str] = []
+
+    def work(name: str) -> None:
+        time.sleep(0.02)
+        order.append(name)
+
+    async def main():
+        pool = RenderPool(1, http_allowance_s=1.0)
+        now = asyncio.get_running_loop().time()
+        futures = []
+        for owner, due_in in tasks:
+            deadline = None if due_in is None else now + due_in
+            futures.append(asyncio.ensure_future(pool.run(owner, work, owner, deadline=deadline)))
+            await asyncio.sleep(0)  # queued in this order
+        await asyncio.gather(*futures)
+        pool.shutdown()
+
+    run(main())
+    return order
+
+
+def test_a_stream_about_to_run_dry_is_served_before_one_far_ahead():
+    # queued first, the stream far ahead would go first in fair turns
+    assert served_order(("render", None), ("ahead", 8.0), ("dry", 0.3)) == ["render", "dry", "ahead"]
+
+
+def test_a_render_goes_before_a_stream_far_ahead_and_after_one_about_to_run_dry():
+    assert served_order(("first", None), ("ahead", 8.0), ("dry", 0.3), ("render", None)) == [
+        "first", "dry", "render", "ahead",
+    ]
+
+
+def test_renders_still_get_turns_while_streams_are_always_about_to_run_dry():
+    """Ten streams each re-queue a segment due 50 ms later as soon as the last one is done, for longer than
+    the render's allowance: the render still runs once its allowance is spent, not after the streams."""
+    order: list[str] = []
+
+    def work(name: str) -> None:
+        time.sleep(0.01)
+        order.append(name)
+
+    async def stream(pool: RenderPool, name: str) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            await pool.run(name, work, name, deadline=loop.time() + 0.05)
+
+    async def main():
+        pool = RenderPool(1, http_allowance_s=0.3)
+        streams = [asyncio.ensure_future(stream(pool, f"s{i}")) for i in range(10)]
+        await asyncio.sleep(0.05)
+        queued = asyncio.get_running_loop().time()
+        await pool.run("render", work, "render")
+        waited = asyncio.get_running_loop().time() - queued
+        await asyncio.gather(*streams)
+        pool.shutdown()
+        return waited
+
+    waited = run(main())
+    position = order.index("render")
+    assert waited >= 0.25, waited  # the streams' segments due before the render's allowance ran out went first
+    assert position < len(order) - 100, (position, len(order))  # and then it ran, long before the streams ended

@@ -22,6 +22,7 @@ from avatar_service.errors import AvatarServiceError, InvalidInput, InvalidVoice
 from avatar_service.pipeline import Renderer
 from avatar_service.render_pool import RenderPool
 from avatar_service.schemas import MAX_SPEED, MIN_SPEED, describe_limit
+from avatar_service.stream.playback import PlaybackClock
 from avatar_service.stream.segmenter import Segmenter
 from avatar_service.stream.segments import AudioFormat, StreamTimeline, speak_segment
 from avatar_service.tts import VoiceFiles
@@ -102,7 +103,8 @@ class _Stream:
         self._renderer = renderer
         self._pool = pool
         self._idle_timeout_s = idle_timeout_s
-        self._owner = uuid.uuid4().hex  # this stream's turn in the render pool
+        self._owner = uuid.uuid4().hex  # this stream's queue in the render pool
+        self._clock = PlaybackClock()  # when the client runs out of audio: the next segment's deadline
         self._send_lock = asyncio.Lock()
         self._segmenter = Segmenter()
         self._queue: asyncio.Queue = asyncio.Queue()
@@ -208,6 +210,7 @@ class _Stream:
             self._speaker.cancel()
             await asyncio.gather(self._speaker, return_exceptions=True)
             self._segmenter.clear()
+            self._clock.stop()
             self._queue = asyncio.Queue()
             self._unsent = 0
             self._ended = False  # a pending `end` is dropped with the text: the stream takes new text
@@ -215,8 +218,10 @@ class _Stream:
             await self._ws.send_text(json.dumps({"type": "interrupted", "offset_ms": self._timeline.offset_ms}))
 
     async def _speak(self) -> None:
-        """Synthesize queued segments in order, each sent as soon as it is ready (ahead of playback)."""
+        """Synthesize queued segments in order, each sent as soon as it is ready (ahead of playback), each due
+        on the render pool when the audio sent before it runs out at the client."""
         start, timeline = self._start, self._timeline
+        loop = asyncio.get_running_loop()
         while True:
             text = await self._queue.get()
             if text is _END:
@@ -227,6 +232,7 @@ class _Stream:
                 segment = await self._pool.run(
                     self._owner, speak_segment,
                     self._renderer, self._voice, text, start.speed, timeline.next_seq, start.format,
+                    deadline=self._clock.deadline(loop.time()),
                 )
             except InvalidInput:
                 self._unsent -= 1
@@ -241,6 +247,7 @@ class _Stream:
             async with self._send_lock:
                 await self._ws.send_text(json.dumps(timeline.place(segment)))
                 await self._ws.send_bytes(segment.audio)
+                self._clock.sent(loop.time(), len(segment.spoken.speech.samples) / timeline.sample_rate)
                 self._unsent -= 1
 
     async def _error(self, field: str | None, detail: str) -> None:
