@@ -14,6 +14,10 @@ For each bundled pack and each renderer it can use, it times, with performance.n
     say      AvatarPlayer.renderFrame() while speaking, paced by requestAnimationFrame so the idle video
              plays as for a user: a viseme every 90 ms (~11 phones/s), a blink and a saccade every 0.7 s;
              with the rig this includes the idle-video frames it uploads as textures
+The rig keeps the picture under it and draws it again only for a new video frame or when the head motion
+(advancing 1/60 s a frame here, as at 60 Hz) has moved it by more than 0.25 px (docs/rig-player.md): its
+median gains from the frames that skip it (most still-photo frames, ~half of `say`), its p95 is one that
+redraws; `idle` on the paused video mostly draws nothing.
 Every frame ends with a 1-pixel getImageData of the visible canvas, which makes Chromium finish the frame
 (GL draw, copy, rasterisation) before the clock stops. Both run on the CPU here (--disable-gpu: Canvas 2D in
 software, WebGL2 in SwiftShader), the slow path; a GPU is faster. The verdict uses the median: on a shared

@@ -218,6 +218,37 @@ def test_at_rest_the_rig_draws_the_base_image(demo):
     assert difference <= 1.0, difference  # ≤ 1/255 on average: the rig adds nothing at rest
 
 
+def test_head_motion_below_a_quarter_pixel_keeps_the_drawn_picture(demo):
+    """The picture under the rig is drawn again only when head motion moved it by more than 0.25 px (rig.js
+    STILL_PX); in between, picture and rig stay at the motion last drawn, and the box the rig drew over it is
+    restored from the kept picture."""
+    open_rig_page(demo, PHOTOREAL)
+    frames = demo.evaluate("""() => {
+        const player = window.rigPage.player;
+        const names = player.rig.rig.controlNames;
+        const pose = (jaw) => names.map((name) => (name === 'jaw_open' ? jaw : 0));
+        const draw = (dy, jaw) => {
+            player.lastFrame = { ...player.lastFrame, motion: { dy, tilt: 0.001, scale: 1 } };
+            player.drawRig(pose(jaw));
+            return rigTools.png();
+        };
+        const first = draw(0.5, 0.6);
+        const small = draw(0.6, 0.6);     // 0.1 px further: the picture and the rig stay where they were
+        const closed = draw(0.6, 0);      // the rig's box goes back to the kept picture
+        const large = draw(0.9, 0.6);     // 0.4 px from what was drawn: drawn again
+        draw(5, 0);
+        const closedFresh = draw(0.5, 0);
+        draw(5, 0);
+        return { first, small, closed, closedFresh, large, largeFresh: draw(0.9, 0.6) };
+    }""")
+    first, small, closed, closed_fresh, large, large_fresh = (decode_png(frames[key]) for key in (
+        "first", "small", "closed", "closedFresh", "large", "largeFresh"))
+    assert np.array_equal(small, first)
+    assert np.array_equal(closed, closed_fresh)
+    assert not np.array_equal(large, first)
+    assert np.array_equal(large, large_fresh)
+
+
 def test_mid_transition_frame_is_one_mouth_in_one_pose(demo, sentence):
     """No dissolves: half-way through an opening, the frame is exactly the rig drawn at the blended weights,
     and the interior shows only through the inner-lip opening."""

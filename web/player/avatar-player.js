@@ -11,6 +11,7 @@
 
 import { Compositor, OVERLAY_COLORS, SELECTION_COLOR, maskToAlpha, strokeBox } from "./compositor.js";
 import {
+  affineShift,
   composeAffine,
   deform,
   headMotionMatrix,
@@ -21,6 +22,7 @@ import {
   namedWeights,
   prepareRig,
   similarityFromPairs,
+  STILL_PX,
   transformPoints,
   trianglesBox,
 } from "./rig.js";
@@ -96,7 +98,7 @@ function checkSize(what, image, width, height) {
   if (w !== width || h !== height) throw new Error(`${what} is ${w}×${h}, the manifest says ${width}×${height}`);
 }
 
-/** A 2D context as large as `size`, to composite the rig's read-back boxes through. */
+/** A 2D context as large as `size` (the rig's read-back boxes go through one, the kept picture is one). */
 function scratchContext({ width, height }) {
   const canvas = document.createElement("canvas");
   canvas.width = width;
@@ -224,7 +226,15 @@ export class AvatarPlayer extends EventTarget {
     this.canvas.width = manifest.canvas.width;
     this.canvas.height = manifest.canvas.height;
     this.compositor = compositorAssets ? new Compositor(this.canvas, { ...compositorAssets, video }) : null;
-    this.rig = renderer ? { rig, renderer, base, positions: new Float32Array(rig.rest.length), scratch: scratchContext(rig.reach) } : null;
+    this.rig = renderer ? {
+      rig,
+      renderer,
+      base,
+      positions: new Float32Array(rig.rest.length),
+      scratch: scratchContext(rig.reach),
+      under: { ctx: scratchContext(rig), picture: null, frameNumber: null, motion: IDENTITY },
+      dirty: null,
+    } : null;
     this.idleEvents = [];
     this.nextIdleBlinkAt = null;
     this.renderFrame();
@@ -485,12 +495,19 @@ export class AvatarPlayer extends EventTarget {
    */
   drawRig(weights, follow = null) {
     const view = this.rig;
-    const { rig, renderer } = view;
+    const { rig, renderer, under } = view;
     const { width, height } = rig;
     const place = follow ?? IDENTITY;
     const positions = deform(rig, weights, view.positions);
-    const picture = follow ? this.pack.video : this.rig.base;
-    const motion = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, width, height) : IDENTITY;
+    const picture = follow ? this.pack.video : view.base;
+    // The picture under the rig is kept (view.under) and drawn again only for a new video frame or when the
+    // head has moved by more than STILL_PX somewhere since: smaller steps are what the rig already leaves
+    // to the picture (rig.js STILL_PX). The rig is drawn with the same motion, so the two always fit.
+    const frameNumber = follow ? renderer.videoFrameNumber(picture) : 0;
+    const wanted = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, width, height) : IDENTITY;
+    const stale = frameNumber === null || under.picture !== picture || under.frameNumber !== frameNumber
+      || (wanted === IDENTITY) !== (under.motion === IDENTITY) || affineShift(wanted, under.motion, width, height) > STILL_PX;
+    const motion = stale ? wanted : under.motion;
     const toCanvas = composeAffine(motion, place);
     // The interior is drawn behind the face: the triangles over its box are drawn too, moved or not.
     const mouth = mouthGeometry(rig, positions, weights);
@@ -498,24 +515,20 @@ export class AvatarPlayer extends EventTarget {
     const region = trianglesBox(rig, triangles, positions, toCanvas);
     if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
     const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
-    const ctx = this.canvas.getContext("2d");
-    // The picture itself, as the compositor draws it: unmoved underneath (fills the edge pixels head motion
-    // uncovers), then moved with the head. Where the rig is at rest this already is the frame.
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(picture, 0, 0, width, height);
-    // The idle video's texture comes from what was just drawn: the box the moved triangles sample, once per
-    // video frame (rig-renderer.js uploadVideo).
-    const sampled = region && follow ? trianglesBox(rig, triangles, sources, IDENTITY, 2) : null;
-    const videoBox = sampled ? renderer.videoBoxNeeded(picture, sampled) : null;
-    if (videoBox) {
-      const { x, y, width: w, height: h } = videoBox;
-      renderer.uploadVideo(videoBox, ctx.getImageData(x, y, w, h));
+    // The idle video's texture comes from the picture as drawn, once per video frame (rig-renderer.js
+    // uploadVideo): all the rig can reach, so no later pose of the same frame needs the picture drawn again.
+    const videoBox = region && follow ? renderer.videoBoxNeeded(picture, rig.reach) : null;
+    if (stale || videoBox) {
+      this.drawPicture(picture, motion, videoBox);
+      Object.assign(under, { picture, frameNumber, motion });
+      view.dirty = { x: 0, y: 0, width, height };
     }
-    const setMotion = () => ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
-    if (this.lastFrame.motion) {
-      setMotion();
-      ctx.drawImage(picture, 0, 0, width, height);
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    // The visible canvas holds the kept picture but for what the last frame drew over it (view.dirty).
+    if (view.dirty) {
+      const { x, y, width: w, height: h } = view.dirty;
+      ctx.drawImage(under.ctx.canvas, x, y, w, h, x, y, w, h);
     }
     // Then the moved triangles from the WebGL2 renderer, head motion included, copied pixel for pixel (a
     // transformed copy would resample the whole box again).
@@ -527,13 +540,37 @@ export class AvatarPlayer extends EventTarget {
       ctx.drawImage(view.scratch.canvas, 0, 0, w, h, x, y, w, h);
     }
     this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), region };
+    view.dirty = region;
     if (this.lastFrame.overlay) {
-      setMotion();
+      ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
       this.drawRigOverlay(ctx, transformPoints(place, positions));
+      view.dirty = { x: 0, y: 0, width, height };
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     if (this.lastFrame.selection) {
       strokeBox(ctx, this.lastFrame[this.lastFrame.selection], SELECTION_COLOR, 3, [8, 5], null);
+      view.dirty = { x: 0, y: 0, width, height };
+    }
+  }
+
+  /**
+   * Draw the picture into view.under as the compositor draws it: unmoved underneath (fills the edge pixels
+   * head motion uncovers), then moved with the head. `videoBox` (or null): the box of the idle video's frame
+   * to put into the rig's texture, read between the two draws.
+   */
+  drawPicture(picture, motion, videoBox) {
+    const { rig, renderer, under } = this.rig;
+    const { ctx } = under;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(picture, 0, 0, rig.width, rig.height);
+    if (videoBox) {
+      const { x, y, width: w, height: h } = videoBox;
+      renderer.uploadVideo(videoBox, ctx.getImageData(x, y, w, h));
+    }
+    if (motion !== IDENTITY) {
+      ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
+      ctx.drawImage(picture, 0, 0, rig.width, rig.height);
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
     }
   }
 

@@ -325,12 +325,10 @@ export class RigRenderer {
   }
 
   /**
-   * Which part of the idle video's current frame the texture still lacks to draw from `box` (picture
-   * pixels): null when it has it, else the box to pass to uploadVideo (grown to include what was uploaded
-   * of this frame before). New frames are counted with requestVideoFrameCallback (WICG
-   * "HTMLVideoElement.requestVideoFrameCallback()"); where the browser lacks it, every call asks for `box`.
+   * The number of the idle video's frame now shown, counting from 1 (WICG "HTMLVideoElement.
+   * requestVideoFrameCallback()" tells when a new one is presented), or null where the browser lacks it.
    */
-  videoBoxNeeded(video, box) {
+  videoFrameNumber(video) {
     if (this.video !== video) {
       this.video = video;
       this.videoTexture ??= this.texture(null, this.rig);
@@ -343,7 +341,17 @@ export class RigRenderer {
       };
       video.requestVideoFrameCallback?.(onFrame);
     }
-    const fresh = !video.requestVideoFrameCallback || this.videoUploaded !== this.videoShown;
+    return video.requestVideoFrameCallback ? this.videoShown : null;
+  }
+
+  /**
+   * Which part of the idle video's current frame the texture still lacks to draw from `box` (picture
+   * pixels): null when it has it, else the box to pass to uploadVideo (grown to include what was uploaded
+   * of this frame before). New frames are counted with requestVideoFrameCallback (WICG
+   * "HTMLVideoElement.requestVideoFrameCallback()"); where the browser lacks it, every call asks for `box`.
+   */
+  videoBoxNeeded(video, box) {
+    const fresh = this.videoFrameNumber(video) === null || this.videoUploaded !== this.videoShown;
     const have = fresh ? null : this.videoBox;
     if (have && box.x >= have.x && box.y >= have.y && box.x + box.width <= have.x + have.width
         && box.y + box.height <= have.y + have.height) return null;

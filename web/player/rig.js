@@ -314,6 +314,20 @@ export function headMotionMatrix(motion, width, height) {
   return [c, -s, px - c * px + s * py, s, c, py + motion.dy - s * px - c * py];
 }
 
+/**
+ * How far apart two 2×3 matrices put any point of a width×height picture: the largest distance at its corners
+ * (the difference of two affine maps is affine, so its length is largest at a corner of the box).
+ */
+export function affineShift(a, b, width, height) {
+  let shift = 0;
+  for (const [x, y] of [[0, 0], [width, 0], [0, height], [width, height]]) {
+    const dx = (a[0] - b[0]) * x + (a[1] - b[1]) * y + a[2] - b[2];
+    const dy = (a[3] - b[3]) * x + (a[4] - b[4]) * y + a[5] - b[5];
+    shift = Math.max(shift, Math.hypot(dx, dy));
+  }
+  return shift;
+}
+
 /** a∘b: the 2×3 matrix that applies b, then a. */
 export function composeAffine(a, b) {
   return [
