@@ -11,12 +11,13 @@ def _fingerprint(renderer) -> tuple[str, list]:
     return hashlib.sha256(speech.samples.tobytes()).hexdigest(), speech.phones
 
 
-def test_front_on_onnx_threads_decoder_on_one_thread_no_spinning(renderer):
+def test_one_thread_sessions_for_load_and_an_all_core_front_for_a_lone_render(renderer):
     loaded = renderer.engine._loaded(renderer.catalog.get(None))
     front, decoder = loaded.session.get_session_options(), loaded.decoder.get_session_options()
-    assert front.intra_op_num_threads == renderer.settings.onnx_threads
-    assert decoder.intra_op_num_threads == 1
-    assert front.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    alone = loaded.front_alone.get_session_options()
+    assert front.intra_op_num_threads == decoder.intra_op_num_threads == 1
+    assert alone.intra_op_num_threads == renderer.settings.onnx_threads
+    assert alone.get_session_config_entry("session.intra_op.allow_spinning") == "1"
 
 
 def test_concurrent_renders_give_the_same_bits_as_a_lone_one(renderer):

@@ -73,8 +73,9 @@ class Speech:
 
 
 # Part of a patched model's cache key: bump it whenever tts/patch.py changes what it makes, so copies made by
-# an older version are made again (2: noise inputs added; 3: decoder cut off into a model of its own).
-PATCH_FORMAT = 3
+# an older version are made again (2: noise inputs added; 3: decoder cut off into a model of its own; 4: the
+# front's long sums cut for thread counts).
+PATCH_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -82,26 +83,28 @@ class LoadedVoice:
     """A voice ready to synthesize: Piper's object for text → ids, and the session that runs the model."""
 
     piper: object  # piper.PiperVoice: phonemizer, id map and config
-    session: object  # onnxruntime.InferenceSession: the front (or whole model); concurrent runs share it
+    session: object  # onnxruntime.InferenceSession: the front on one thread (or the whole model); runs share it
     noise_channels: dict[str, int]  # the noise inputs the model declares → channels
     decoder: object | None = None  # one-thread session of the cut-off decoder, if the model has one
+    front_alone: object | None = None  # the same front on every core, for a render running alone
 
 
 class PiperEngine:
     """Loads each voice once (thread-safe) and synthesizes text with phoneme timings.
 
-    Thread policy (docs/pipeline.md, "Threads"): each voice has two sessions shared by every render in the
-    process. The front (text encoder, durations, flow; about a quarter of the work) runs on ``onnx_threads``
-    intra-op threads with spin-waiting off (onnxruntime docs, "Thread management": spinning trades CPU for
-    latency). The decoder runs on one thread per call, and a sentence's frames are decoded in as many
-    pieces as ``cores`` divided among the renders running at that moment: a lone request uses every core,
-    renders under load one each. Neither choice changes the bits: the front's thread count is fixed (a
-    different count would round differently), and pieces give exactly the whole's samples (tts/decoder.py).
+    Thread policy (docs/pipeline.md, "Threads"): a render running alone uses every core, renders under load
+    one core each, and the bits are the same either way. Each voice's sessions are shared by every render in
+    the process: the front (text encoder, durations, flow; about a quarter of the work) on one thread, and
+    again on ``onnx_threads`` threads with spin-waiting on for a render that starts alone (onnxruntime docs,
+    "Thread management": spinning buys latency with CPU no other render then needs); its sums are cut so
+    that both give the same bits (tts/patch.py ``split_long_sums``). The decoder runs on one thread per call,
+    and a sentence's frames are decoded in as many pieces as ``cores`` divided among the renders running when
+    the call starts; pieces give exactly the whole's samples (tts/decoder.py).
     """
 
-    def __init__(self, patched_models_dir: Path, onnx_threads: int = 1, cores: int = 1) -> None:
+    def __init__(self, patched_models_dir: Path, onnx_threads: int = 2, cores: int = 1) -> None:
         self._patched_dir = patched_models_dir
-        self._onnx_threads = onnx_threads
+        self._onnx_threads = onnx_threads or os.cpu_count() or 1
         self._cores = max(1, cores)
         self._helpers = ThreadPoolExecutor(self._cores - 1, "decode") if self._cores > 1 else None
         self._voices: dict[Path, LoadedVoice] = {}
@@ -147,14 +150,19 @@ class PiperEngine:
         try:
             config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
             front_path, decoder_path = self._patched_model(voice_files)
-            session = _session(front_path, self._onnx_threads)
-            decoder = _session(decoder_path, 1) if decoder_path is not None else None
+            if decoder_path is None:  # no decoder to cut off, so no front cut for thread counts: one session
+                session, decoder, front_alone = _session(front_path, self._onnx_threads), None, None
+            else:
+                session, decoder = _session(front_path, 1), _session(decoder_path, 1)
+                front_alone = _session(front_path, self._onnx_threads, spinning=True) if self._cores > 1 else None
             noise_channels = {
                 model_input.name: model_input.shape[0]
                 for model_input in session.get_inputs()
                 if model_input.name in NOISE_INPUTS
             }
-            return LoadedVoice(PiperVoice(config=config, session=session), session, noise_channels, decoder)
+            return LoadedVoice(
+                PiperVoice(config=config, session=session), session, noise_channels, decoder, front_alone
+            )
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
                 f"voice_id: {voice_files.voice_id!r} is not a valid Piper model "
@@ -168,7 +176,8 @@ class PiperEngine:
         """
         stat = voice_files.model_path.stat()
         key = hashlib.sha256(
-            f"{voice_files.model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{PATCH_FORMAT}".encode()
+            f"{voice_files.model_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{PATCH_FORMAT}:"
+            f"{self._onnx_threads}".encode()
         ).hexdigest()[:16]
         front = self._patched_dir / f"{voice_files.voice_id}-{key}.onnx"
         decoder = self._patched_dir / f"{voice_files.voice_id}-{key}.decoder.onnx"
@@ -182,7 +191,10 @@ class PiperEngine:
         partials = (front.with_suffix(suffix), decoder.with_suffix(suffix))
         # In a child process: see tts/patch.py for why.
         done = subprocess.run(
-            [sys.executable, "-m", "avatar_service.tts.patch", str(voice_files.model_path), *map(str, partials)],
+            [
+                sys.executable, "-m", "avatar_service.tts.patch",
+                str(voice_files.model_path), *map(str, partials), str(self._onnx_threads),
+            ],
             capture_output=True,
             text=True,
         )
@@ -198,12 +210,12 @@ class PiperEngine:
         _LOGGER.info("cached alignment-patched model %s", front)
 
 
-def _session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
+def _session(model_path: Path, threads: int, spinning: bool = False):  # -> onnxruntime.InferenceSession
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads  # 0 = one per core
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
@@ -218,7 +230,8 @@ def synthesize_with(
 ) -> Speech:
     """``PiperEngine.synthesize`` on an already loaded voice (benchmarks also run it on Piper's own model).
 
-    ``cores``: how many pieces one sentence's decoding may be cut into, run on ``helpers`` besides this thread.
+    ``cores``: this call's share of the cores. Above one, the front runs on its all-core session and one
+    sentence's decoding may be cut into that many pieces, run on ``helpers`` besides this thread.
     """
     voice = loaded.piper
     length_scale = length_scale_for(speed, voice.config.length_scale)
@@ -258,7 +271,8 @@ def _run_model(
     With a decoder, the front's outputs are the decoder's inputs (the latent first) and then the durations.
     """
     config = voice.piper.config
-    outputs = voice.session.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
+    front = voice.front_alone if cores > 1 and voice.front_alone is not None else voice.session
+    outputs = front.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
     if voice.decoder is not None:
         latent_name, *other_names = [decoder_input.name for decoder_input in voice.decoder.get_inputs()]
         others = dict(zip(other_names, outputs[1:]))

@@ -154,8 +154,91 @@ def _int64s(values: list[int]) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def main(model_path: str, front_path: str, decoder_path: str) -> None:
-    """Write the patched model to ``front_path``, or its two parts to both paths if the decoder is found."""
+# Terms onnxruntime's matrix products sum in one block when a thread computes more than 64 columns (MLAS
+# ``MLAS_SGEMM_STRIDEK``); with fewer columns it sums longer blocks, which rounds differently.
+SUM_BLOCK = 128
+# A thread's share of the columns drops to 64 or fewer only when there are more columns than rows (else the
+# rows are split) and at most 64 columns (plus a 16-column block of alignment) per thread.
+COLUMNS_PER_THREAD = 64 + 16
+CHANNEL_AXIS = "sums/channel_axis"  # a Conv's input is [batch, channels, length]
+
+
+def split_long_sums(model: onnx.ModelProto, threads: int) -> int:
+    """Cut each convolution that ``threads`` onnxruntime threads could round differently from one into
+    convolutions over at most ``SUM_BLOCK`` input terms each, added in a fixed order; returns how many.
+
+    onnxruntime splits a product's columns (here: frames or phoneme ids) between threads when there are more
+    columns than output channels, and then sums in blocks whose length depends on how many columns each thread
+    got (MLAS ``MlasSgemmOperation``: "expand the K stride if N is small"), so the same call gave other bits on
+    one thread than on two (docs/pipeline.md, "Threads"). A convolution whose sum has at most ``SUM_BLOCK``
+    terms is always one block. Only convolutions with fewer than ``COLUMNS_PER_THREAD × threads`` output
+    channels can be split that finely, and in a VITS front those are a few small projections, so the cut
+    costs little.
+    """
+    graph = model.graph
+    weights = {initializer.name: initializer for initializer in graph.initializer}
+    if CHANNEL_AXIS not in weights:
+        graph.initializer.append(numpy_helper.from_array(_int64s([1]), CHANNEL_AXIS))
+    nodes: list[onnx.NodeProto] = []
+    replaced: set[str] = set()
+    for node in graph.node:
+        weight = weights.get(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
+        attributes = {attribute.name: helper.get_attribute_value(attribute) for attribute in node.attribute}
+        if weight is None or len(weight.dims) != 3 or attributes.get("group", 1) != 1:
+            nodes.append(node)
+            continue
+        out_channels, in_channels, kernel = weight.dims
+        if in_channels * kernel <= SUM_BLOCK or out_channels >= COLUMNS_PER_THREAD * max(1, threads):
+            nodes.append(node)
+            continue
+        nodes.extend(_conv_in_blocks(node, numpy_helper.to_array(weight), attributes, graph))
+        replaced.add(weight.name)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    still_used = {name for node in graph.node for name in node.input}
+    unused = [initializer for initializer in graph.initializer if initializer.name in replaced - still_used]
+    for initializer in unused:
+        graph.initializer.remove(initializer)
+    return len(replaced)
+
+
+def _conv_in_blocks(
+    node: onnx.NodeProto, weight: np.ndarray, attributes: dict, graph: onnx.GraphProto
+) -> list[onnx.NodeProto]:
+    """``node`` (a Conv) as convolutions over blocks of input channels, summed left to right; bias once."""
+    _, in_channels, kernel = weight.shape
+    per_block = max(1, SUM_BLOCK // kernel)
+    prefix = f"{node.name or node.output[0]}/block"
+    nodes, partial_sums = [], []
+    for index, first in enumerate(range(0, in_channels, per_block)):
+        last = min(in_channels, first + per_block)
+        name = f"{prefix}{index}"
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.ascontiguousarray(weight[:, first:last]), f"{name}/weight"),
+                numpy_helper.from_array(_int64s([first]), f"{name}/first"),
+                numpy_helper.from_array(_int64s([last]), f"{name}/last"),
+            ]
+        )
+        nodes.append(
+            helper.make_node("Slice", [node.input[0], f"{name}/first", f"{name}/last", CHANNEL_AXIS], [f"{name}/input"])
+        )
+        bias = [node.input[2]] if index == 0 and len(node.input) > 2 else []
+        nodes.append(
+            helper.make_node("Conv", [f"{name}/input", f"{name}/weight", *bias], [f"{name}/output"], name=name, **attributes)
+        )
+        partial_sums.append(f"{name}/output")
+    total = partial_sums[0]
+    for index, partial in enumerate(partial_sums[1:], start=1):
+        summed = node.output[0] if index == len(partial_sums) - 1 else f"{prefix}/sum{index}"
+        nodes.append(helper.make_node("Add", [total, partial], [summed]))
+        total = summed
+    return nodes
+
+
+def main(model_path: str, front_path: str, decoder_path: str, threads: str) -> None:
+    """Write the patched model to ``front_path``, or its two parts to both paths if the decoder is found; the
+    front's sums are cut so that 1 to ``threads`` onnxruntime threads give it the same bits."""
     from piper.patch_voice_with_alignment import add_alignment_output
 
     model = onnx.load(model_path)
@@ -169,9 +252,10 @@ def main(model_path: str, front_path: str, decoder_path: str) -> None:
         onnx.save(model, front_path)
         return
     front, decoder = parts
+    split_long_sums(front, int(threads))
     onnx.save(decoder, decoder_path)
     onnx.save(front, front_path)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])
