@@ -2,6 +2,7 @@
 
 import functools
 import json
+from contextlib import AbstractContextManager
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,11 @@ class Renderer:
             settings.resolved_voice_cache_dir, settings.onnx_threads, settings.render_workers
         )
 
+    def working(self) -> AbstractContextManager[int]:
+        """Count a render as running for the whole block (synthesis and encoding); yields its share of the
+        cores, for ``speak``: a render that starts alone uses every core (tts/engine.py)."""
+        return self.engine.cores_for_one_render()
+
     def voice_ids(self) -> list[str]:
         return self.catalog.ids()
 
@@ -69,14 +75,15 @@ class Renderer:
         """Load the default voice now rather than on the first request."""
         self.engine.load(self.catalog.get(None))
 
-    def speak(self, voice: VoiceFiles, text: str, speed: float, seed: str) -> Utterance:
+    def speak(self, voice: VoiceFiles, text: str, speed: float, seed: str, cores: int | None = None) -> Utterance:
         """Normalize ``text`` (or read its SSML), synthesize it and time the face to it; ``seed`` (a hex
-        digest) seeds Piper's noise and the eye events. Blocking CPU work (renders and stream segments both come here)."""
+        digest) seeds Piper's noise and the eye events. Blocking CPU work (renders and stream segments both
+        come here); ``cores``: the render's share from ``working`` (see PiperEngine.synthesize)."""
         pieces = prepare(text, voice_language(voice))
         speech = join(
             [
                 self.engine.synthesize(
-                    voice, piece.text, _clamped(speed * piece.rate), seed=speech_seed(seed, index)
+                    voice, piece.text, _clamped(speed * piece.rate), seed=speech_seed(seed, index), cores=cores
                 )
                 if isinstance(piece, Spoken)
                 else piece.ms
@@ -94,14 +101,15 @@ class Renderer:
         voice = self.catalog.get(request.voice_id)
         render_id = render_id_for(request.text, voice.voice_id, request.speed)
 
-        utterance = self.speak(voice, request.text, request.speed, render_id)
-        speech = utterance.speech
-        audio_path = write_audio(
-            speech.samples,
-            speech.sample_rate,
-            (audio_dir or self.settings.audio_dir) / render_id,
-            audio_format,
-        )
+        with self.working() as cores:
+            utterance = self.speak(voice, request.text, request.speed, render_id, cores)
+            speech = utterance.speech
+            audio_path = write_audio(
+                speech.samples,
+                speech.sample_rate,
+                (audio_dir or self.settings.audio_dir) / render_id,
+                audio_format,
+            )
 
         return RenderRecord(
             render_id=render_id,

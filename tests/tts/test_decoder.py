@@ -77,7 +77,7 @@ def test_a_lone_call_uses_every_core_a_busy_engine_one_and_the_bits_agree(render
         alone = engine.synthesize(voice, text, seed=4)
         assert helpers.submitted > submitted  # the decoding was cut in pieces, one ran on a helper
         submitted = helpers.submitted
-        with engine._cores_for_one_call():  # another render is running
+        with engine.cores_for_one_render():  # another render is running
             busy = engine.synthesize(voice, text, seed=4)
         assert helpers.submitted == submitted  # one piece, on the caller's thread
         assert np.array_equal(alone.samples, busy.samples) and alone.phones == busy.phones, text

@@ -17,7 +17,7 @@ def test_one_thread_sessions_for_load_and_an_all_core_front_for_a_lone_render(re
     alone = loaded.front_alone.get_session_options()
     assert front.intra_op_num_threads == decoder.intra_op_num_threads == 1
     assert alone.intra_op_num_threads == renderer.settings.onnx_threads
-    assert alone.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert alone.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_concurrent_renders_give_the_same_bits_as_a_lone_one(renderer):

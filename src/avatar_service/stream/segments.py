@@ -31,9 +31,10 @@ def speak_segment(
     The eye events are seeded from the segment's number and text, so the same stream gives the same eyes.
     """
     seed = render_id_for(f"{seq}\n{text}", voice.voice_id, speed)
-    spoken = renderer.speak(voice, text, speed, seed)
-    samples, rate = spoken.speech.samples, spoken.speech.sample_rate
-    audio = pcm16_bytes(samples) if audio_format == "pcm16" else encode_ogg_opus(samples, rate)
+    with renderer.working() as cores:
+        spoken = renderer.speak(voice, text, speed, seed, cores)
+        samples, rate = spoken.speech.samples, spoken.speech.sample_rate
+        audio = pcm16_bytes(samples) if audio_format == "pcm16" else encode_ogg_opus(samples, rate)
     return SpokenSegment(text, spoken, audio)
 
 

@@ -95,9 +95,10 @@ class PiperEngine:
     Thread policy (docs/pipeline.md, "Threads"): a render running alone uses every core, renders under load
     one core each, and the bits are the same either way. Each voice's sessions are shared by every render in
     the process: the front (text encoder, durations, flow; about a quarter of the work) on one thread, and
-    again on ``onnx_threads`` threads with spin-waiting on for a render that starts alone (onnxruntime docs,
-    "Thread management": spinning buys latency with CPU no other render then needs); its sums are cut so
-    that both give the same bits (tts/patch.py ``split_long_sums``). The decoder runs on one thread per call,
+    again on ``onnx_threads`` threads for a render that starts alone; its sums are cut so that both give the
+    same bits (tts/patch.py ``split_long_sums``). Spin-waiting stays off (onnxruntime docs, "Thread
+    management"): a front thread spinning on after its call slowed the decoding pieces that follow from 86 to
+    112 ms. The decoder runs on one thread per call,
     and a sentence's frames are decoded in as many pieces as ``cores`` divided among the renders running when
     the call starts; pieces give exactly the whole's samples (tts/decoder.py).
     """
@@ -111,15 +112,23 @@ class PiperEngine:
         self._lock = threading.Lock()
         self._running = 0  # synthesize calls in progress, across threads
 
-    def synthesize(self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0) -> Speech:
-        """Speech for ``text``; the same voice, text, speed and ``seed`` (≥ 0) always give the same result."""
+    def synthesize(
+        self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0, cores: int | None = None
+    ) -> Speech:
+        """Speech for ``text``; the same voice, text, speed and ``seed`` (≥ 0) always give the same result.
+
+        ``cores``: the share a caller got from ``cores_for_one_render`` for its whole render (so that its other
+        work, e.g. encoding, counts too); by default the share of this call alone."""
         loaded = self._loaded(voice_files)
-        with self._cores_for_one_call() as cores:
+        if cores is not None:
             return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, cores, self._helpers)
+        with self.cores_for_one_render() as share:
+            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, share, self._helpers)
 
     @contextmanager
-    def _cores_for_one_call(self) -> Iterator[int]:
-        """This call's share of the cores, from the calls running when it starts (at least one)."""
+    def cores_for_one_render(self) -> Iterator[int]:
+        """One render's share of the cores, from the renders running when it starts (at least one); they count
+        as running until the block ends."""
         with self._lock:
             self._running += 1
             share = max(1, self._cores // self._running)
@@ -154,7 +163,7 @@ class PiperEngine:
                 session, decoder, front_alone = _session(front_path, self._onnx_threads), None, None
             else:
                 session, decoder = _session(front_path, 1), _session(decoder_path, 1)
-                front_alone = _session(front_path, self._onnx_threads, spinning=True) if self._cores > 1 else None
+                front_alone = _session(front_path, self._onnx_threads) if self._cores > 1 else None
             noise_channels = {
                 model_input.name: model_input.shape[0]
                 for model_input in session.get_inputs()
@@ -210,12 +219,12 @@ class PiperEngine:
         _LOGGER.info("cached alignment-patched model %s", front)
 
 
-def _session(model_path: Path, threads: int, spinning: bool = False):  # -> onnxruntime.InferenceSession
+def _session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
