@@ -58,6 +58,11 @@ class Renderer:
         cores, for ``speak``: a render that starts alone uses every core (tts/engine.py)."""
         return self.engine.cores_for_one_render()
 
+    def tell_waiting(self, renders: int) -> None:
+        """How many renders wait for a thread (the render pool tells): a render that starts with others
+        waiting takes one core, not all of them."""
+        self.engine.waiting = renders
+
     def voice_ids(self) -> list[str]:
         return self.catalog.ids()
 

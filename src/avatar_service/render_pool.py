@@ -55,9 +55,17 @@ class _Owner:
 
 
 class RenderPool:
-    def __init__(self, workers: int, http_allowance_s: float = HTTP_ALLOWANCE_S) -> None:
+    def __init__(
+        self,
+        workers: int,
+        http_allowance_s: float = HTTP_ALLOWANCE_S,
+        on_waiting: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_waiting`` hears how many tasks wait for a thread whenever that changes (from the event loop), so
+        that a task can tell whether it has the machine to itself (tts/engine.py ``PiperEngine.waiting``)."""
         self.workers = max(1, workers)
         self.http_allowance_s = http_allowance_s
+        self._on_waiting = on_waiting
         self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="render")
         self._owners: dict[Hashable, _Owner] = {}  # owners with tasks waiting or running
         self._turns = 0  # tasks started so far: the clock turns are measured on
@@ -98,14 +106,20 @@ class RenderPool:
         while self.running < self.workers:
             state = self._next()
             if state is None:
-                return
+                break
             task = state.tasks.popleft()
             self._turns += 1
             state.turn = self._turns
             state.running += 1
             self.running += 1
+            self._tell_waiting()  # before the task starts, so that it sees what still waits behind it
             done = asyncio.get_running_loop().run_in_executor(self._executor, task.function, *task.args)
             done.add_done_callback(lambda finished, task=task: self._finished(task, finished))
+        self._tell_waiting()
+
+    def _tell_waiting(self) -> None:
+        if self._on_waiting is not None:
+            self._on_waiting(self.pending())
 
     def _next(self) -> _Owner | None:
         """The owner whose first task runs next: earliest deadline, a render's being its turn's queued + allowance."""

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     renderer = renderer or Renderer(settings)
     # One pool for renders and streams, so neither starves the other. In Valkey mode workers render the
     # jobs and this process uses the pool for streams only (README: "Streaming").
-    render_pool = RenderPool(settings.render_workers)
+    render_pool = RenderPool(settings.render_workers, on_waiting=renderer.tell_waiting)
     queue = create_queue(settings, renderer, render_pool)
     app_services = Services(
         settings, renderer, queue, static.find_web_dir(settings.web_dir),

@@ -51,7 +51,7 @@ class EmbeddedQueue(RenderQueue):
         self.journal = JobJournal(settings.data_dir / "journal")
         # The app passes the pool its streams share, so renders and stream segments take turns fairly.
         self._owns_pool = pool is None
-        self._pool = pool or RenderPool(settings.render_workers)
+        self._pool = pool or RenderPool(settings.render_workers, on_waiting=renderer.tell_waiting)
         self._jobs: dict[str, _Job] = {}
         self._tasks: set[asyncio.Task] = set()
         # Render jobs created since start-up (one synthesis each): de-duplication shows here, and tests count it.

@@ -110,7 +110,8 @@ class PiperEngine:
         self._helpers = ThreadPoolExecutor(self._cores - 1, "decode") if self._cores > 1 else None
         self._voices: dict[Path, LoadedVoice] = {}
         self._lock = threading.Lock()
-        self._running = 0  # synthesize calls in progress, across threads
+        self._running = 0  # renders in progress, across threads
+        self.waiting = 0  # renders queued for a thread, as the render pool last said (render_pool.py)
 
     def synthesize(
         self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0, cores: int | None = None
@@ -127,11 +128,11 @@ class PiperEngine:
 
     @contextmanager
     def cores_for_one_render(self) -> Iterator[int]:
-        """One render's share of the cores, from the renders running when it starts (at least one); they count
-        as running until the block ends."""
+        """One render's share of the cores, from the renders running or waiting when it starts (at least one);
+        it counts as running until the block ends."""
         with self._lock:
             self._running += 1
-            share = max(1, self._cores // self._running)
+            share = max(1, self._cores // (self._running + self.waiting))
         try:
             yield share
         finally:
