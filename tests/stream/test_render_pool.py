@@ -144,3 +144,22 @@ def test_renders_still_get_turns_while_streams_are_always_about_to_run_dry():
     position = order.index("render")
     assert waited >= 0.25, waited  # the streams' segments due before the render's allowance ran out went first
     assert position < len(order) - 100, (position, len(order))  # and then it ran, long before the streams ended
+
+
+def test_a_task_knows_how_many_wait_behind_it_when_it_starts():
+    waiting_now: list[int] = []
+    seen_at_start: list[int] = []
+
+    def work(name: str) -> str:
+        seen_at_start.append(waiting_now[-1])
+        time.sleep(0.02)
+        return name
+
+    async def main():
+        pool = RenderPool(1, on_waiting=waiting_now.append)
+        await asyncio.gather(*(pool.run(f"render-{i}", work, str(i)) for i in range(3)))
+        pool.shutdown()
+
+    run(main())
+    # The first starts before the others arrive, the second with the third behind it, the third with none.
+    assert seen_at_start == [0, 1, 0] and waiting_now[-1] == 0

@@ -81,3 +81,11 @@ def test_a_lone_call_uses_every_core_a_busy_engine_one_and_the_bits_agree(render
             busy = engine.synthesize(voice, text, seed=4)
         assert helpers.submitted == submitted  # one piece, on the caller's thread
         assert np.array_equal(alone.samples, busy.samples) and alone.phones == busy.phones, text
+
+
+def test_a_render_that_starts_while_others_wait_takes_one_core(renderer):
+    engine = PiperEngine(renderer.settings.resolved_voice_cache_dir, onnx_threads=2, cores=2)
+    engine._helpers = helpers = _CountingExecutor(1)
+    engine.waiting = 1  # the render pool says one more render waits for a thread
+    engine.synthesize(renderer.catalog.get(None), TEXTS[0], seed=4)
+    assert helpers.submitted == 0
