@@ -1,9 +1,20 @@
-"""The onnxruntime thread policy: fixed threads for the front, one-thread decoder sessions, same bits under load."""
+"""The onnxruntime thread policy: a lone render on every core, renders under load on one, the same bits."""
 
+import dataclasses
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
+from avatar_service.tts.engine import DECODER_FRAMES_PER_THREAD, PiperEngine
+
 TEXT = "A lone request gets every core; a busy engine shares them."
+# Texts whose front gave other bits on two threads than on one before its long sums were cut (tts/patch.py).
+ROUNDED_DIFFERENTLY = [
+    "Every error has the same JSON body, never a traceback:",
+    "A failed job's `error_kind` (`invalid_input`, `voice_error`), its message and the field it names.",
+    "The same JSON comes from the API and from `avatar-service render`.",
+]
 
 
 def _fingerprint(renderer) -> tuple[str, list]:
@@ -11,13 +22,17 @@ def _fingerprint(renderer) -> tuple[str, list]:
     return hashlib.sha256(speech.samples.tobytes()).hexdigest(), speech.phones
 
 
-def test_one_thread_sessions_for_load_and_an_all_core_front_for_a_lone_render(renderer):
+def test_one_thread_sessions_for_load_and_onnx_threads_ones_for_a_lone_render(renderer):
     loaded = renderer.engine._loaded(renderer.catalog.get(None))
-    front, decoder = loaded.session.get_session_options(), loaded.decoder.get_session_options()
-    alone = loaded.front_alone.get_session_options()
-    assert front.intra_op_num_threads == decoder.intra_op_num_threads == 1
-    assert alone.intra_op_num_threads == renderer.settings.onnx_threads
-    assert alone.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    for session, threads in [
+        (loaded.session, 1),
+        (loaded.decoder, 1),
+        (loaded.front_alone, renderer.settings.onnx_threads),
+        (loaded.decoder_alone, renderer.settings.onnx_threads),
+    ]:
+        options = session.get_session_options()
+        assert options.intra_op_num_threads == threads
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_concurrent_renders_give_the_same_bits_as_a_lone_one(renderer):
@@ -25,3 +40,57 @@ def test_concurrent_renders_give_the_same_bits_as_a_lone_one(renderer):
     with ThreadPoolExecutor(max_workers=3) as pool:
         under_load = list(pool.map(lambda _: _fingerprint(renderer), range(6)))
     assert all(result == alone for result in under_load)
+
+
+class _Counted:
+    """An onnxruntime session that counts its runs."""
+
+    def __init__(self, session) -> None:
+        self.session, self.runs = session, 0
+
+    def run(self, *args, **kwargs):
+        self.runs += 1
+        return self.session.run(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def test_a_lone_render_runs_on_the_all_core_sessions_a_busy_one_on_one_thread_same_bits(renderer):
+    engine = PiperEngine(renderer.settings.resolved_voice_cache_dir, onnx_threads=2, cores=2)
+    voice = renderer.catalog.get(None)
+    loaded = engine._loaded(voice)
+    counted = dataclasses.replace(
+        loaded, front_alone=_Counted(loaded.front_alone), decoder_alone=_Counted(loaded.decoder_alone)
+    )
+    engine._voices[voice.model_path] = counted
+    for text in [TEXT, *ROUNDED_DIFFERENTLY]:
+        before = counted.front_alone.runs
+        alone = engine.synthesize(voice, text, seed=4)
+        assert counted.front_alone.runs > before and counted.decoder_alone.runs > 0
+        before = (counted.front_alone.runs, counted.decoder_alone.runs)
+        with engine.cores_for_one_render():  # another render is running
+            busy = engine.synthesize(voice, text, seed=4)
+        assert (counted.front_alone.runs, counted.decoder_alone.runs) == before
+        assert np.array_equal(alone.samples, busy.samples) and alone.phones == busy.phones, text
+
+
+def test_a_render_that_starts_while_others_wait_takes_one_thread(renderer):
+    engine = PiperEngine(renderer.settings.resolved_voice_cache_dir, onnx_threads=2, cores=2)
+    voice = renderer.catalog.get(None)
+    loaded = engine._loaded(voice)
+    counted = dataclasses.replace(loaded, front_alone=_Counted(loaded.front_alone))
+    engine._voices[voice.model_path] = counted
+    engine.waiting = 1  # the render pool says one more render waits for a thread
+    engine.synthesize(voice, TEXT, seed=4)
+    assert counted.front_alone.runs == 0
+
+
+def test_the_decoder_gives_the_same_bits_on_two_threads_from_its_frame_threshold(renderer):
+    loaded = renderer.engine._loaded(renderer.catalog.get(None))
+    one, two = loaded.decoder, loaded.decoder_alone
+    name = one.get_inputs()[0].name
+    rng = np.random.default_rng(0)
+    for frames in [*range(DECODER_FRAMES_PER_THREAD * 2, 130, 3), 160, 230]:
+        latent = (rng.standard_normal((1, 192, frames)) * 0.8).astype(np.float32)
+        assert np.array_equal(one.run(None, {name: latent})[0], two.run(None, {name: latent})[0]), frames

@@ -5,8 +5,8 @@ audio length. We expose it by patching the ONNX graph once and caching the patch
 ~0.35 s without ``onnx`` (piper1-gpl docs/ALIGNMENTS.md; docs/sources.md "Piper voices"). The same patch
 turns the model's two noise samplers into inputs, which we fill from a seed: the same text, speed and seed
 give the same samples and durations, bit for bit (see docs/pipeline.md, "Deterministic renders"), and cuts
-off the waveform decoder so that a lone request can decode on every core (tts/decoder.py). Mouth timing
-still comes from the same call as the audio.
+the model so that a lone request can use every core and a busy engine one core per render, with the same
+bits (docs/pipeline.md, "Threads"). Mouth timing still comes from the same call as the audio.
 """
 
 import hashlib
@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from avatar_service.errors import InvalidInput, InvalidVoiceModel
-from avatar_service.tts.decoder import decode_in_pieces
 from avatar_service.tts.noise import NOISE_INPUTS, noise_feeds
 from avatar_service.tts.voices import VoiceFiles
 
@@ -86,28 +84,33 @@ class LoadedVoice:
     session: object  # onnxruntime.InferenceSession: the front on one thread (or the whole model); runs share it
     noise_channels: dict[str, int]  # the noise inputs the model declares → channels
     decoder: object | None = None  # one-thread session of the cut-off decoder, if the model has one
-    front_alone: object | None = None  # the same front on every core, for a render running alone
+    front_alone: object | None = None  # the front on ``onnx_threads`` threads, for a render running alone
+    decoder_alone: object | None = None  # the decoder on ``onnx_threads`` threads, likewise
+
+
+# The decoder gives the same bits on n threads as on one once the latent has at least this many frames per
+# thread: its narrow layers (fewer than 80 channels per thread) then have more than 64 columns per thread
+# (Piper's decoders upsample 8× before them; tts/patch.py, SUM_BLOCK). Measured on en_US-joe-medium: two
+# threads differed from one at 17 frames and nowhere from 20 to 300 (tests/tts/test_thread_policy.py).
+DECODER_FRAMES_PER_THREAD = 12
 
 
 class PiperEngine:
     """Loads each voice once (thread-safe) and synthesizes text with phoneme timings.
 
-    Thread policy (docs/pipeline.md, "Threads"): a render running alone uses every core, renders under load
-    one core each, and the bits are the same either way. Each voice's sessions are shared by every render in
-    the process: the front (text encoder, durations, flow; about a quarter of the work) on one thread, and
-    again on ``onnx_threads`` threads for a render that starts alone; its sums are cut so that both give the
-    same bits (tts/patch.py ``split_long_sums``). Spin-waiting stays off (onnxruntime docs, "Thread
-    management"): a front thread spinning on after its call slowed the decoding pieces that follow from 86 to
-    112 ms. The decoder runs on one thread per call,
-    and a sentence's frames are decoded in as many pieces as ``cores`` divided among the renders running when
-    the call starts; pieces give exactly the whole's samples (tts/decoder.py).
+    Thread policy (docs/pipeline.md, "Threads"): a render running alone uses ``onnx_threads`` threads, renders
+    under load one thread each, and the bits are the same either way. Each voice's front (text encoder,
+    durations, flow) and decoder have a one-thread session and an ``onnx_threads`` one, shared by every
+    render in the process. The front's sums are cut so that any of those thread counts gives the same bits
+    (tts/patch.py ``split_long_sums``); the decoder needs no cut once a sentence is a few frames long
+    (``DECODER_FRAMES_PER_THREAD``). Spin-waiting stays off (onnxruntime docs, "Thread management"): a front
+    thread spinning on after its call slowed the decoding that follows by ~30 %.
     """
 
     def __init__(self, patched_models_dir: Path, onnx_threads: int = 2, cores: int = 1) -> None:
         self._patched_dir = patched_models_dir
         self._onnx_threads = onnx_threads or os.cpu_count() or 1
         self._cores = max(1, cores)
-        self._helpers = ThreadPoolExecutor(self._cores - 1, "decode") if self._cores > 1 else None
         self._voices: dict[Path, LoadedVoice] = {}
         self._lock = threading.Lock()
         self._running = 0  # renders in progress, across threads
@@ -122,9 +125,9 @@ class PiperEngine:
         work, e.g. encoding, counts too); by default the share of this call alone."""
         loaded = self._loaded(voice_files)
         if cores is not None:
-            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, cores, self._helpers)
+            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, alone=cores > 1)
         with self.cores_for_one_render() as share:
-            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, share, self._helpers)
+            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, alone=share > 1)
 
     @contextmanager
     def cores_for_one_render(self) -> Iterator[int]:
@@ -161,17 +164,21 @@ class PiperEngine:
             config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
             front_path, decoder_path = self._patched_model(voice_files)
             if decoder_path is None:  # no decoder to cut off, so no front cut for thread counts: one session
-                session, decoder, front_alone = _session(front_path, self._onnx_threads), None, None
+                session, decoder = _session(front_path, self._onnx_threads), None
+                front_alone = decoder_alone = None
             else:
                 session, decoder = _session(front_path, 1), _session(decoder_path, 1)
-                front_alone = _session(front_path, self._onnx_threads) if self._cores > 1 else None
+                alone = self._cores > 1 and self._onnx_threads > 1
+                front_alone = _session(front_path, self._onnx_threads) if alone else None
+                decoder_alone = _session(decoder_path, self._onnx_threads) if alone else None
             noise_channels = {
                 model_input.name: model_input.shape[0]
                 for model_input in session.get_inputs()
                 if model_input.name in NOISE_INPUTS
             }
             return LoadedVoice(
-                PiperVoice(config=config, session=session), session, noise_channels, decoder, front_alone
+                PiperVoice(config=config, session=session), session, noise_channels, decoder, front_alone,
+                decoder_alone,
             )
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
@@ -235,13 +242,12 @@ def synthesize_with(
     text: str,
     speed: float,
     seed: int,
-    cores: int = 1,
-    helpers: ThreadPoolExecutor | None = None,
+    *,
+    alone: bool = False,
 ) -> Speech:
     """``PiperEngine.synthesize`` on an already loaded voice (benchmarks also run it on Piper's own model).
 
-    ``cores``: this call's share of the cores. Above one, the front runs on its all-core session and one
-    sentence's decoding may be cut into that many pieces, run on ``helpers`` besides this thread.
+    ``alone``: the render has the cores to itself, so the model runs on its ``onnx_threads`` sessions.
     """
     voice = loaded.piper
     length_scale = length_scale_for(speed, voice.config.length_scale)
@@ -255,7 +261,7 @@ def synthesize_with(
         sentence_audio = []
         for piece in split_long_sentence(sentence):
             phoneme_ids = voice.phonemes_to_ids(piece)
-            audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed, cores, helpers)
+            audio, samples_per_id = _run_model(loaded, phoneme_ids, length_scale, seed, alone)
             if samples_per_id is None or len(samples_per_id) != len(phoneme_ids):
                 raise InvalidVoiceModel(f"voice_id: {voice_id!r} does not expose phoneme durations")
             tokens.extend(_token_spans(phoneme_ids, samples_per_id, id_to_phone, offset))
@@ -273,24 +279,23 @@ def _run_model(
     phoneme_ids: list[int],
     length_scale: float,
     seed: int,
-    cores: int,
-    helpers: ThreadPoolExecutor | None,
+    alone: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One model call: raw audio and samples per phoneme id (None if the model does not expose them).
 
     With a decoder, the front's outputs are the decoder's inputs (the latent first) and then the durations.
     """
     config = voice.piper.config
-    front = voice.front_alone if cores > 1 and voice.front_alone is not None else voice.session
+    front = voice.front_alone if alone and voice.front_alone is not None else voice.session
     outputs = front.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
     if voice.decoder is not None:
-        latent_name, *other_names = [decoder_input.name for decoder_input in voice.decoder.get_inputs()]
+        latent, *_ = outputs
+        threads = voice.decoder_alone.get_session_options().intra_op_num_threads if voice.decoder_alone else 1
+        many_frames = latent.shape[2] >= DECODER_FRAMES_PER_THREAD * threads
+        decoder = voice.decoder_alone if alone and voice.decoder_alone is not None and many_frames else voice.decoder
+        latent_name, *other_names = [decoder_input.name for decoder_input in decoder.get_inputs()]
         others = dict(zip(other_names, outputs[1:]))
-
-        def decode(latent: np.ndarray) -> np.ndarray:
-            return voice.decoder.run(None, {latent_name: latent, **others})[0]
-
-        audio = decode_in_pieces(decode, outputs[0], config.hop_length, cores, helpers)
+        audio = decoder.run(None, {latent_name: latent, **others})[0]
         outputs = [audio, *outputs[1 + len(others) :]]
     audio = outputs[0].reshape(-1)
     if len(outputs) < 2:

@@ -13,10 +13,11 @@ without a seed, and a seed attribute would not help: onnxruntime's generator adv
 session, so only a fresh session repeats its sequence. Each node is therefore replaced by a graph input the
 caller fills from its own seeded generator (see docs/pipeline.md, "Deterministic renders").
 
-Why a separate decoder: VITS's decoder is HiFi-GAN's generator (Kong et al. 2020, "HiFi-GAN", §2.1), a stack of
-convolutions over the latent frames, so each audio sample depends only on the frames within its receptive
-field. The engine can then decode one sentence in pieces on several cores at once (tts/decoder.py); the
-part before it (text encoder, duration predictor, flow) stays one model, the "front".
+Why the decoder is cut off: the engine runs a render on one thread under load and on several when it is
+alone, and wants the same bits both ways (docs/pipeline.md, "Threads"). The front (text encoder, duration
+predictor, flow) needs a few of its sums cut for that (``split_long_sums``); the decoder, HiFi-GAN's generator
+(Kong et al. 2020, "HiFi-GAN", §2.1), needs none once a sentence has a few frames, and cutting its wide
+layers would slow the larger part of the work. Two models let each be treated as it needs.
 """
 
 import sys
