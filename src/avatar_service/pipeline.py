@@ -2,8 +2,8 @@
 
 import functools
 import json
-from contextlib import AbstractContextManager
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -156,7 +156,6 @@ class PiperEngine:
             return voice
 
     def _load_uncached(self, voice_files: VoiceFiles) -> LoadedVoice:
-        import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
 
