@@ -45,7 +45,8 @@ LONG_TEXT = (
 def test_a_sigkilled_workers_job_completes_on_another_worker_within_30_s(valkey, tmp_path):
     env = service_env(valkey, tmp_path / "data", db=4)
     api, base_url = start_api(env, tmp_path / "api.log")
-    doomed = start_worker(env, tmp_path / "doomed.log")
+    # One core for the doomed worker: a lone render on two would be done before the survivor has started.
+    doomed = start_worker({**env, "RENDER_WORKERS": "1"}, tmp_path / "doomed.log")
     survivor = None
     try:
         accepted = httpx.post(base_url + "/v1/avatar/render_async", json={"text": LONG_TEXT}).json()
