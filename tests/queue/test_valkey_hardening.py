@@ -45,11 +45,13 @@ LONG_TEXT = (
 def test_a_sigkilled_workers_job_completes_on_another_worker_within_30_s(valkey, tmp_path):
     env = service_env(valkey, tmp_path / "data", db=4)
     api, base_url = start_api(env, tmp_path / "api.log")
-    # One core for the doomed worker: a lone render on two would be done before the survivor has started.
+    # One core for the doomed worker and a long text: a lone render on two cores could end before the survivor
+    # has started.
     doomed = start_worker({**env, "RENDER_WORKERS": "1"}, tmp_path / "doomed.log")
     survivor = None
     try:
-        accepted = httpx.post(base_url + "/v1/avatar/render_async", json={"text": LONG_TEXT}).json()
+        # ~70 s of speech: several seconds of work on one core, so the survivor is up before it ends.
+        accepted = httpx.post(base_url + "/v1/avatar/render_async", json={"text": " ".join([LONG_TEXT] * 4)}).json()
         render_id = accepted["render_id"]
         wait_until(lambda: f"{render_id}:render(" in doomed.log(), timeout=30, what="the first worker to start")
         survivor = start_worker(env, tmp_path / "survivor.log")
