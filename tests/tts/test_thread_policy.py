@@ -94,3 +94,14 @@ def test_the_decoder_gives_the_same_bits_on_two_threads_from_its_frame_threshold
     for frames in [*range(DECODER_FRAMES_PER_THREAD * 2, 130, 3), 160, 230]:
         latent = (rng.standard_normal((1, 192, frames)) * 0.8).astype(np.float32)
         assert np.array_equal(one.run(None, {name: latent})[0], two.run(None, {name: latent})[0]), frames
+
+
+def test_the_one_thread_sessions_are_made_when_load_first_comes(renderer):
+    engine = PiperEngine(renderer.settings.resolved_voice_cache_dir, onnx_threads=2, cores=2)
+    voice = renderer.catalog.get(None)
+    engine.synthesize(voice, TEXT, seed=4)
+    loaded = engine._loaded(voice)
+    assert loaded.session._session is None and loaded.decoder._session is None  # a process alone holds none
+    with engine.cores_for_one_render():  # another render is running
+        engine.synthesize(voice, TEXT, seed=4)
+    assert loaded.session._session is not None and loaded.decoder._session is not None

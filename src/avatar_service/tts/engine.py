@@ -165,14 +165,18 @@ class PiperEngine:
             if decoder_path is None:  # no decoder to cut off, so no front cut for thread counts: one session
                 session, decoder = _session(front_path, self._onnx_threads), None
                 front_alone = decoder_alone = None
+            elif self._cores > 1 and self._onnx_threads > 1:
+                # A render alone comes first (and may be all a kiosk ever sees); the one-thread sessions are
+                # made when load first comes, so a process that never sees load never holds them (~80 MB).
+                front_alone = _session(front_path, self._onnx_threads)
+                decoder_alone = _session(decoder_path, self._onnx_threads)
+                session, decoder = _LazySession(front_path, 1), _LazySession(decoder_path, 1)
             else:
                 session, decoder = _session(front_path, 1), _session(decoder_path, 1)
-                alone = self._cores > 1 and self._onnx_threads > 1
-                front_alone = _session(front_path, self._onnx_threads) if alone else None
-                decoder_alone = _session(decoder_path, self._onnx_threads) if alone else None
+                front_alone = decoder_alone = None
             noise_channels = {
                 model_input.name: model_input.shape[0]
-                for model_input in session.get_inputs()
+                for model_input in (front_alone or session).get_inputs()
                 if model_input.name in NOISE_INPUTS
             }
             return LoadedVoice(
@@ -224,6 +228,30 @@ class PiperEngine:
             partials[1].replace(decoder)
         partials[0].replace(front)
         _LOGGER.info("cached alignment-patched model %s", front)
+
+
+class _LazySession:
+    """An onnxruntime session made on its first use (thread-safe), with the session methods the engine uses."""
+
+    def __init__(self, model_path: Path, threads: int) -> None:
+        self._model_path, self._threads = model_path, threads
+        self._session = None
+        self._lock = threading.Lock()
+
+    def _made(self):  # -> onnxruntime.InferenceSession
+        with self._lock:
+            if self._session is None:
+                self._session = _session(self._model_path, self._threads)
+            return self._session
+
+    def run(self, *args, **kwargs):
+        return self._made().run(*args, **kwargs)
+
+    def get_inputs(self):
+        return self._made().get_inputs()
+
+    def get_session_options(self):
+        return self._made().get_session_options()
 
 
 def _session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
