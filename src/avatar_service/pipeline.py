@@ -53,10 +53,10 @@ class Renderer:
             settings.resolved_voice_cache_dir, settings.onnx_threads, settings.render_workers
         )
 
-    def working(self) -> AbstractContextManager[int]:
-        """Count a render as running for the whole block (synthesis and encoding); yields its share of the
-        cores, for ``speak``: a render that starts alone uses every core (tts/engine.py)."""
-        return self.engine.cores_for_one_render()
+    def working(self) -> AbstractContextManager[bool]:
+        """Count a render as running for the whole block (synthesis and encoding); yields whether it has the
+        cores to itself, for ``speak``: a render that starts alone uses every core (tts/engine.py)."""
+        return self.engine.running_render()
 
     def tell_waiting(self, renders: int) -> None:
         """How many renders wait for a thread (the render pool tells): a render that starts with others
@@ -80,15 +80,15 @@ class Renderer:
         """Load the default voice now rather than on the first request."""
         self.engine.load(self.catalog.get(None))
 
-    def speak(self, voice: VoiceFiles, text: str, speed: float, seed: str, cores: int | None = None) -> Utterance:
+    def speak(self, voice: VoiceFiles, text: str, speed: float, seed: str, alone: bool | None = None) -> Utterance:
         """Normalize ``text`` (or read its SSML), synthesize it and time the face to it; ``seed`` (a hex
         digest) seeds Piper's noise and the eye events. Blocking CPU work (renders and stream segments both
-        come here); ``cores``: the render's share from ``working`` (see PiperEngine.synthesize)."""
+        come here); ``alone``: what ``working`` said for the render (see PiperEngine.synthesize)."""
         pieces = prepare(text, voice_language(voice))
         speech = join(
             [
                 self.engine.synthesize(
-                    voice, piece.text, _clamped(speed * piece.rate), seed=speech_seed(seed, index), cores=cores
+                    voice, piece.text, _clamped(speed * piece.rate), seed=speech_seed(seed, index), alone=alone
                 )
                 if isinstance(piece, Spoken)
                 else piece.ms
@@ -106,8 +106,8 @@ class Renderer:
         voice = self.catalog.get(request.voice_id)
         render_id = render_id_for(request.text, voice.voice_id, request.speed)
 
-        with self.working() as cores:
-            utterance = self.speak(voice, request.text, request.speed, render_id, cores)
+        with self.working() as alone:
+            utterance = self.speak(voice, request.text, request.speed, render_id, alone)
             speech = utterance.speech
             audio_path = write_audio(
                 speech.samples,

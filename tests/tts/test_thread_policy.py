@@ -69,7 +69,7 @@ def test_a_lone_render_runs_on_the_all_core_sessions_a_busy_one_on_one_thread_sa
         alone = engine.synthesize(voice, text, seed=4)
         assert counted.front_alone.runs > before and counted.decoder_alone.runs > 0
         before = (counted.front_alone.runs, counted.decoder_alone.runs)
-        with engine.cores_for_one_render():  # another render is running
+        with engine.running_render():  # another render is running
             busy = engine.synthesize(voice, text, seed=4)
         assert (counted.front_alone.runs, counted.decoder_alone.runs) == before
         assert np.array_equal(alone.samples, busy.samples) and alone.phones == busy.phones, text
@@ -102,6 +102,6 @@ def test_the_one_thread_sessions_are_made_when_load_first_comes(renderer):
     engine.synthesize(voice, TEXT, seed=4)
     loaded = engine._loaded(voice)
     assert loaded.session._session is None and loaded.decoder._session is None  # a process alone holds none
-    with engine.cores_for_one_render():  # another render is running
+    with engine.running_render():  # another render is running
         engine.synthesize(voice, TEXT, seed=4)
     assert loaded.session._session is not None and loaded.decoder._session is not None

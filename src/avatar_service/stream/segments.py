@@ -31,8 +31,8 @@ def speak_segment(
     The eye events are seeded from the segment's number and text, so the same stream gives the same eyes.
     """
     seed = render_id_for(f"{seq}\n{text}", voice.voice_id, speed)
-    with renderer.working() as cores:
-        spoken = renderer.speak(voice, text, speed, seed, cores)
+    with renderer.working() as alone:
+        spoken = renderer.speak(voice, text, speed, seed, alone)
         samples, rate = spoken.speech.samples, spoken.speech.sample_rate
         audio = pcm16_bytes(samples) if audio_format == "pcm16" else encode_ogg_opus(samples, rate)
     return SpokenSegment(text, spoken, audio)

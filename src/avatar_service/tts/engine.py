@@ -86,6 +86,7 @@ class LoadedVoice:
     decoder: object | None = None  # one-thread session of the cut-off decoder, if the model has one
     front_alone: object | None = None  # the front on ``onnx_threads`` threads, for a render running alone
     decoder_alone: object | None = None  # the decoder on ``onnx_threads`` threads, likewise
+    alone_threads: int = 1  # ``onnx_threads`` of the two sessions above
 
 
 # The decoder gives the same bits on n threads as on one once the latent has at least this many frames per
@@ -117,27 +118,27 @@ class PiperEngine:
         self.waiting = 0  # renders queued for a thread, as the render pool last said (render_pool.py)
 
     def synthesize(
-        self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0, cores: int | None = None
+        self, voice_files: VoiceFiles, text: str, speed: float = 1.0, *, seed: int = 0, alone: bool | None = None
     ) -> Speech:
         """Speech for ``text``; the same voice, text, speed and ``seed`` (≥ 0) always give the same result.
 
-        ``cores``: the share a caller got from ``cores_for_one_render`` for its whole render (so that its other
-        work, e.g. encoding, counts too); by default the share of this call alone."""
+        ``alone``: what ``running_render`` told the caller for its whole render (so that its other work, e.g.
+        encoding, counts too); by default this call asks for itself."""
         loaded = self._loaded(voice_files)
-        if cores is not None:
-            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, alone=cores > 1)
-        with self.cores_for_one_render() as share:
-            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, alone=share > 1)
+        if alone is not None:
+            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, alone=alone)
+        with self.running_render() as alone_now:
+            return synthesize_with(loaded, voice_files.voice_id, text, speed, seed, alone=alone_now)
 
     @contextmanager
-    def cores_for_one_render(self) -> Iterator[int]:
-        """One render's share of the cores, from the renders running or waiting when it starts (at least one);
-        it counts as running until the block ends."""
+    def running_render(self) -> Iterator[bool]:
+        """Count a render as running until the block ends; yields whether it has the cores to itself: more than
+        one core per render running or waiting when it starts."""
         with self._lock:
             self._running += 1
-            share = max(1, self._cores // (self._running + self.waiting))
+            alone = self._cores // (self._running + self.waiting) > 1
         try:
-            yield share
+            yield alone
         finally:
             with self._lock:
                 self._running -= 1
@@ -181,7 +182,7 @@ class PiperEngine:
             }
             return LoadedVoice(
                 PiperVoice(config=config, session=session), session, noise_channels, decoder, front_alone,
-                decoder_alone,
+                decoder_alone, self._onnx_threads,
             )
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
@@ -317,8 +318,7 @@ def _run_model(
     outputs = front.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
     if voice.decoder is not None:
         latent, *_ = outputs
-        threads = voice.decoder_alone.get_session_options().intra_op_num_threads if voice.decoder_alone else 1
-        many_frames = latent.shape[2] >= DECODER_FRAMES_PER_THREAD * threads
+        many_frames = latent.shape[2] >= DECODER_FRAMES_PER_THREAD * voice.alone_threads
         decoder = voice.decoder_alone if alone and voice.decoder_alone is not None and many_frames else voice.decoder
         latent_name, *other_names = [decoder_input.name for decoder_input in decoder.get_inputs()]
         others = dict(zip(other_names, outputs[1:]))
