@@ -117,7 +117,8 @@ def accuracy(directory: Path) -> list[dict]:
             print(rows[-1], flush=True)
     renderer = Renderer(Settings(data_dir=directory / "data"))
     for name in ("questions", "weather"):
-        speech, tokens = references.piper_speech(renderer.engine, renderer.catalog.get(None), TEXTS[name])
+        speech = renderer.engine.synthesize(renderer.catalog.get(None), TEXTS[name])
+        tokens = speech.tokens
         phones = references.piper_reference(tokens, speech.sample_rate)
         for codec, rate in PIPER_ENCODINGS:
             suffix = {"mp3": ".mp3", "libopus": ".ogg"}[codec]

@@ -27,9 +27,7 @@ import lipsync_measure as m  # noqa: E402
 from avatar_service.audio import wav_file  # noqa: E402
 from avatar_service.lipsync import visemes  # noqa: E402
 from avatar_service.schemas import MouthCue  # noqa: E402
-from avatar_service.tts import Speech  # noqa: E402
-from avatar_service.tts.engine import PAD, PhoneSpan, PiperEngine  # noqa: E402
-from avatar_service.tts.voices import VoiceFiles  # noqa: E402
+from avatar_service.tts.engine import PAD, PhoneSpan  # noqa: E402
 
 ESPEAK_LIBRARY = "libespeak-ng.so.1"
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -119,16 +117,8 @@ def espeak_reference(text: str, voice: str = "en-us") -> Reference:
     return Reference(wav_bytes(samples, rate), phones)
 
 
-def piper_speech(engine: PiperEngine, voice: VoiceFiles, text: str, speed: float = 1.0) -> tuple[Speech, list[PhoneSpan]]:
-    """Piper speech for ``text`` and the model's duration for every token id it was given, blanks included
-    (``Speech.tokens``; ``Speech.phones`` counts the blank after each phone in that phone's span, as Piper's own
-    alignment output does, and the reference needs the blanks on their own: ``piper_reference``)."""
-    speech = engine.synthesize(voice, text, speed)
-    return speech, speech.tokens
-
-
 def piper_reference(tokens: list[PhoneSpan], sample_rate: int) -> list[ReferencePhone]:
-    """Phone onsets from the voice model's per-token durations (``piper_speech``).
+    """Phone onsets from the voice model's per-token durations (``Speech.tokens`` of a synthesis).
 
     Within speech a phone's sound starts where the previous phone's own token (with its length mark) ends: the
     pad Piper puts after every id (docs/sources.md, "Piper voices"), word gaps and stress marks in between are

@@ -25,7 +25,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import lipsync_references as references  # noqa: E402
 from lipsync_accuracy import TEXTS  # noqa: E402
 from lipsync_measure import _IPA_VOWELS, resample_to  # noqa: E402
 
@@ -122,7 +121,8 @@ def main() -> None:
         voice = renderer.catalog.get(None)
         found, after_pauses = [], []
         for text in TEXTS.values():
-            speech, tokens = references.piper_speech(renderer.engine, voice, text)
+            speech = renderer.engine.synthesize(voice, text)
+            tokens = speech.tokens
             found += landmarks(speech, tokens)
             after_pauses += onsets_after_pauses(speech, tokens)
     by_kind, by_run = defaultdict(list), defaultdict(list)

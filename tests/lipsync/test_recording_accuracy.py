@@ -47,7 +47,8 @@ def test_a_shifted_reference_fails_the_same_measure(espeak_clip) -> None:
 
 @pytest.mark.parametrize(("codec", "rate"), [("mp3", 44_100), ("libopus", 48_000), ("mp3", 16_000)])
 def test_piper_speech_reencoded_matches_the_voice_models_durations(renderer, tmp_path, codec, rate) -> None:
-    speech, tokens = references.piper_speech(renderer.engine, renderer.catalog.get(None), WEATHER)
+    speech = renderer.engine.synthesize(renderer.catalog.get(None), WEATHER)
+    tokens = speech.tokens
     reference = references.piper_reference(tokens, speech.sample_rate)
     suffix = {"mp3": ".mp3", "libopus": ".ogg"}[codec]
     path = references.encode(speech.samples, speech.sample_rate, codec, rate, tmp_path / f"speech{suffix}")
@@ -142,7 +143,8 @@ def test_phones_after_pauses_start_where_their_sound_does(renderer, tmp_path) ->
     """pocketsphinx starts a phone after a pause (or at the very start) early, often in the silence itself:
     on this clip the phones after pauses were a median 18 ms early against Piper's durations, the energy onset
     (align/onsets.py) brings them to 10 ms."""
-    speech, tokens = references.piper_speech(renderer.engine, renderer.catalog.get(None), PAUSES)
+    speech = renderer.engine.synthesize(renderer.catalog.get(None), PAUSES)
+    tokens = speech.tokens
     reference = references.piper_reference(tokens, speech.sample_rate)
     path = references.encode(speech.samples, speech.sample_rate, "mp3", 44_100, tmp_path / "pauses.mp3")
     phones = align(load_recording(path).speech_16k, PAUSES).phones
