@@ -68,8 +68,10 @@ class StreamClient:
 def open_stream(api_url: str) -> Iterator:
     with ExitStack() as opened:
 
-        def open_(base_url: str = api_url) -> StreamClient:
-            return StreamClient(opened.enter_context(connect(ws_url(base_url), open_timeout=30, max_size=None)))
+        def open_(base_url: str = api_url, **options) -> StreamClient:
+            """``options`` go to websockets' connect: ``origin`` as a browser sends it, ``additional_headers``."""
+            connection = connect(ws_url(base_url), open_timeout=30, max_size=None, **options)
+            return StreamClient(opened.enter_context(connection))
 
         yield open_
 

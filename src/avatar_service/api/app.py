@@ -14,6 +14,7 @@ from avatar_service.api import lipsync, routes, static, stream
 from avatar_service.api.access import AccessControl
 from avatar_service.api.errors import install_error_handlers
 from avatar_service.api.limits import BodyLimit, InFlightLimit
+from avatar_service.api.origins import AllowedOrigins
 from avatar_service.api.services import Services
 from avatar_service.config import Settings
 from avatar_service.errors import AvatarServiceError
@@ -37,11 +38,12 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
     # One pool for renders and streams, so neither starves the other. In Valkey mode workers render the
     # jobs and this process uses the pool for streams only (README: "Streaming").
     render_pool = RenderPool(settings.render_workers, on_waiting=renderer.tell_waiting)
+    allowed_origins = AllowedOrigins.from_settings(settings)
     queue = create_queue(settings, renderer, render_pool)
     app_services = Services(
         settings, renderer, queue, static.find_web_dir(settings.web_dir),
         PhonemeBudget(settings.max_phonemes_per_request),
-        render_pool, stream.StreamSlots(settings.max_streams),
+        render_pool, stream.StreamSlots(settings.max_streams), allowed_origins,
     )
     lipsync_jobs = LipsyncJobs(settings)
 
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None, renderer: Renderer | None = Non
         BodyLimit, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_seconds,
         uploads=lipsync.UPLOADS,
     )
-    origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
-    if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
+    if allowed_origins.listed:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=allowed_origins.listed, allow_methods=["GET", "POST"], allow_headers=["*"]
+        )
     return app

@@ -1,11 +1,13 @@
 """What the routes share: settings, the renderer (voice lookup), the queue, where the web files live, the
-per-request work cap, and the render pool and stream slots the WebSocket streams use."""
+per-request work cap, the render pool and stream slots the WebSocket streams use, and the origins allowed to
+open them."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Request
 
+from avatar_service.api.origins import AllowedOrigins
 from avatar_service.api.stream import StreamSlots
 from avatar_service.config import Settings
 from avatar_service.pipeline import Renderer
@@ -24,6 +26,7 @@ class Services:
     # Render threads shared fairly by the embedded queue's renders and the WebSocket streams.
     render_pool: RenderPool
     stream_slots: StreamSlots
+    allowed_origins: AllowedOrigins
 
 
 def services(request: Request) -> Services:

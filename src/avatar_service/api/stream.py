@@ -18,6 +18,7 @@ from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.websockets import WebSocketDisconnect
 
+from avatar_service.api.origins import foreign_origin, own_origin
 from avatar_service.errors import AvatarServiceError, InvalidInput, InvalidVoiceModel
 from avatar_service.pipeline import Renderer
 from avatar_service.render_pool import RenderPool
@@ -33,6 +34,7 @@ MAX_STREAM_CHARS = 20_000
 # RFC 6455 §7.4.2 leaves 4000-4999 to applications; 1013 ("try again later") is IANA-registered for overload.
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_NORMAL = 1000
+CLOSE_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1
 
 router = APIRouter()
 
@@ -82,6 +84,16 @@ _END = object()  # the speaker's cue to send ``done``
 @router.websocket("/v1/avatar/stream")
 async def stream(websocket: WebSocket) -> None:
     app = websocket.app.state.services
+    origin = foreign_origin(websocket, app.allowed_origins)
+    if origin is not None:
+        # Closing before accepting makes uvicorn answer the handshake with HTTP 403 (ASGI spec, WebSocket
+        # "Close - send event"): a page on another site never gets a stream (api/origins.py).
+        _LOGGER.warning(
+            "refused a stream from a page on %r, not this service's origin %r: list it in CORS_ORIGINS to allow it",
+            origin, own_origin(websocket),
+        )
+        await websocket.close(CLOSE_POLICY_VIOLATION)
+        return
     await websocket.accept()
     if not app.stream_slots.acquire():
         # Closing before accepting would only give the client an HTTP 403; 1013 tells it to come back later.
