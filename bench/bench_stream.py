@@ -8,7 +8,7 @@
   (so it includes the server's cut, synthesis and both WebSocket hops). Median and p90 of --runs streams,
   each with a different text, one at a time. Target (issue 10): <= 150 ms.
 - concurrency: --streams streams at once, each writing a paragraph at --words-per-second like a language
-  model. Each client plays its audio from the moment its first frame arrives (plus a 30 ms lead, as the
+  model. Each client plays its audio from the moment its first frame arrives (plus the player's start lead, as the
   player does); a segment arriving after its playback start is an underrun, after which the client's
   timeline shifts later by the delay plus the lead, as the player's does (that shift is the gap heard).
   Per round: the late segments, the longest gap and the median margin by which segments arrived ahead of
@@ -36,11 +36,11 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from support.services import cli_env, start_api  # noqa: E402 (needs the sys.path line above)
 
+from avatar_service.stream.playback import START_LEAD_S  # noqa: E402 (the player's lead, as the server models it)
+
 FIRST_CLAUSE = "Hello there, "
 SUBJECTS = ["the weather", "a recipe", "the train", "my garden", "a new book", "the meeting", "our trip",
             "the concert", "a museum", "the river", "an old friend", "the market"]
-# The player schedules its first segment this far ahead (web/player/stream.js START_LEAD_S).
-START_LEAD_S = 0.03
 
 
 def paragraph(index: int) -> str:

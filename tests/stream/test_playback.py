@@ -1,5 +1,8 @@
 """The server's model of the client's playback clock: when the audio sent so far runs out."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from avatar_service.stream.playback import FIRST_AUDIO_S, START_LEAD_S, PlaybackClock
@@ -20,7 +23,7 @@ def test_later_segments_are_due_when_the_audio_sent_runs_out():
 
 def test_a_late_segment_starts_a_new_run_as_the_player_shifts_its_timeline():
     clock = PlaybackClock()
-    clock.sent(now=10.0, seconds=1.0)  # runs out at 11.03
+    clock.sent(now=10.0, seconds=1.0)  # runs out at 10.0 + START_LEAD_S + 1.0 = 11.1
     assert clock.deadline(now=11.5) == pytest.approx(11.5 + FIRST_AUDIO_S)  # ran dry: due like a first segment
     clock.sent(now=11.6, seconds=1.0)  # 0.57 s late: played from its arrival plus the lead
     assert clock.runs_out_at == pytest.approx(11.6 + START_LEAD_S + 1.0)
@@ -31,3 +34,11 @@ def test_interrupt_forgets_the_audio_the_client_dropped():
     clock.sent(now=10.0, seconds=5.0)
     clock.stop()
     assert clock.deadline(now=10.2) == pytest.approx(10.2 + FIRST_AUDIO_S)
+
+
+def test_the_server_models_the_players_own_start_lead():
+    """The deadlines are only right if the lead is the one web/player/stream.js schedules with."""
+    source = (Path(__file__).resolve().parents[2] / "web" / "player" / "stream.js").read_text("utf-8")
+    player_lead = re.search(r"^const START_LEAD_S = ([0-9.]+);", source, re.MULTILINE)
+    assert player_lead is not None, "web/player/stream.js no longer declares START_LEAD_S"
+    assert float(player_lead.group(1)) == START_LEAD_S

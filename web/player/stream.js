@@ -21,10 +21,12 @@
 // "done" (the server has sent everything), "error" ({detail, field}: a refused message; the stream goes on),
 // "close" ({code, reason}).
 
-// The first segment of a run is scheduled this far ahead of the context's current time: enough for the
-// buffer to reach the audio thread (one 128-frame render quantum is 5.8 ms at 22.05 kHz), small enough to
-// keep write() → sound short.
-const START_LEAD_S = 0.03;
+// The first segment of a run is scheduled this far ahead of the context's current time: a jitter buffer. The
+// buffer must reach the audio thread (one 128-frame render quantum is 5.8 ms at 22.05 kHz), and with ten
+// streams starting together on 2 cores a second segment arrived up to ~35 ms after a 30 ms lead ran out
+// (docs/streaming.md, "The player"); 100 ms covers that and keeps write() → sound within 250 ms.
+// src/avatar_service/stream/playback.py models the same value.
+const START_LEAD_S = 0.1;
 
 function streamUrl(player) {
   const url = new URL("v1/avatar/stream", player.apiBaseUrl());

@@ -8,8 +8,9 @@ to arrive at once (loopback or a LAN; a far client's one-way delay only shifts e
 
 from dataclasses import dataclass
 
-# The player schedules a run's first segment this far ahead of its arrival (web/player/stream.js START_LEAD_S).
-START_LEAD_S = 0.03
+# The player schedules a run's first segment this far ahead of its arrival (web/player/stream.js START_LEAD_S,
+# its jitter buffer; tests/stream/test_playback.py keeps the two equal).
+START_LEAD_S = 0.1
 # A stream with no audio ahead of its listener (its first segment, or text that came after the audio ran
 # out) is due this long after it is queued: the target from a clause to its first audio (docs/streaming.md).
 FIRST_AUDIO_S = 0.15
