@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -42,6 +43,14 @@ def test_concurrent_renders_give_the_same_bits_as_a_lone_one(renderer):
     assert all(result == alone for result in under_load)
 
 
+def _one_thread_sessions_made(loaded) -> None:
+    """Wait until the voice's one-thread sessions exist (they are made on a thread of their own)."""
+    deadline = time.monotonic() + 60
+    while not (loaded.session.ready() and loaded.decoder.ready()):
+        assert time.monotonic() < deadline, "the one-thread sessions were never made"
+        time.sleep(0.01)
+
+
 class _Counted:
     """An onnxruntime session that counts its runs."""
 
@@ -64,6 +73,7 @@ def test_a_lone_render_runs_on_the_all_core_sessions_a_busy_one_on_one_thread_sa
         loaded, front_alone=_Counted(loaded.front_alone), decoder_alone=_Counted(loaded.decoder_alone)
     )
     engine._voices[voice.model_path] = counted
+    _one_thread_sessions_made(loaded)
     for text in [TEXT, *ROUNDED_DIFFERENTLY]:
         before = counted.front_alone.runs
         alone = engine.synthesize(voice, text, seed=4)
@@ -81,6 +91,7 @@ def test_a_render_that_starts_while_others_wait_takes_one_thread(renderer):
     loaded = engine._loaded(voice)
     counted = dataclasses.replace(loaded, front_alone=_Counted(loaded.front_alone))
     engine._voices[voice.model_path] = counted
+    _one_thread_sessions_made(loaded)
     engine.waiting = 1  # the render pool says one more render waits for a thread
     engine.synthesize(voice, TEXT, seed=4)
     assert counted.front_alone.runs == 0
@@ -96,12 +107,25 @@ def test_the_decoder_gives_the_same_bits_on_two_threads_from_its_frame_threshold
         assert np.array_equal(one.run(None, {name: latent})[0], two.run(None, {name: latent})[0]), frames
 
 
-def test_the_one_thread_sessions_are_made_when_load_first_comes(renderer):
+def test_the_one_thread_sessions_are_made_when_load_first_comes_without_stalling_it(renderer):
     engine = PiperEngine(renderer.settings.resolved_voice_cache_dir, onnx_threads=2, cores=2)
     voice = renderer.catalog.get(None)
-    engine.synthesize(voice, TEXT, seed=4)
+    alone = engine.synthesize(voice, TEXT, seed=4)
     loaded = engine._loaded(voice)
     assert loaded.session._session is None and loaded.decoder._session is None  # a process alone holds none
-    with engine.running_render():  # another render is running
-        engine.synthesize(voice, TEXT, seed=4)
-    assert loaded.session._session is not None and loaded.decoder._session is not None
+    counted = dataclasses.replace(
+        loaded, front_alone=_Counted(loaded.front_alone), decoder_alone=_Counted(loaded.decoder_alone)
+    )
+    engine._voices[voice.model_path] = counted
+    with engine.running_render():  # another render is running: load has come
+        first_busy = engine.synthesize(voice, TEXT, seed=4)
+    # It ran on the all-core sessions rather than wait ~0.5 s for a one-thread front to be made ...
+    runs = (counted.front_alone.runs, counted.decoder_alone.runs)
+    assert runs[0] > 0 and runs[1] > 0
+    _one_thread_sessions_made(loaded)
+    with engine.running_render():
+        later_busy = engine.synthesize(voice, TEXT, seed=4)
+    # ... which later renders under load use; the bits are the same on every path.
+    assert (counted.front_alone.runs, counted.decoder_alone.runs) == runs
+    for speech in (first_busy, later_busy):
+        assert np.array_equal(speech.samples, alone.samples) and speech.phones == alone.phones

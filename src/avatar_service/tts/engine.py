@@ -232,12 +232,26 @@ class PiperEngine:
 
 
 class _LazySession:
-    """An onnxruntime session made on its first use (thread-safe), with the session methods the engine uses."""
+    """An onnxruntime session made when first asked for (thread-safe), with the session methods the engine uses.
+
+    ``ready`` asks without waiting: the first such question starts making the session on a thread of its own,
+    so that the render asking goes on with another session meanwhile; ``run`` waits for it.
+    """
 
     def __init__(self, model_path: Path, threads: int) -> None:
         self._model_path, self._threads = model_path, threads
         self._session = None
         self._lock = threading.Lock()
+        self._making: threading.Thread | None = None
+
+    def ready(self) -> bool:
+        if self._session is not None:
+            return True
+        with self._lock:
+            if self._making is None:
+                self._making = threading.Thread(target=self._made, name="onnx-session", daemon=True)
+                self._making.start()
+        return False
 
     def _made(self):  # -> onnxruntime.InferenceSession
         with self._lock:
@@ -253,6 +267,11 @@ class _LazySession:
 
     def get_session_options(self):
         return self._made().get_session_options()
+
+
+def _ready(session) -> bool:
+    """Whether a one-thread session can run now without being made first (see _LazySession.ready)."""
+    return not isinstance(session, _LazySession) or session.ready()
 
 
 def _session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
@@ -314,12 +333,15 @@ def _run_model(
     With a decoder, the front's outputs are the decoder's inputs (the latent first) and then the durations.
     """
     config = voice.piper.config
-    front = voice.front_alone if alone and voice.front_alone is not None else voice.session
+    # A render under load runs on the all-core sessions too while its one-thread ones are still being made (the
+    # first time load comes, ~0.5 s for the front): the bits are the same, and the render does not wait for them.
+    front = voice.front_alone if voice.front_alone is not None and (alone or not _ready(voice.session)) else voice.session
     outputs = front.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
     if voice.decoder is not None:
         latent, *_ = outputs
         many_frames = latent.shape[2] >= DECODER_FRAMES_PER_THREAD * voice.alone_threads
-        decoder = voice.decoder_alone if alone and voice.decoder_alone is not None and many_frames else voice.decoder
+        all_cores = voice.decoder_alone is not None and many_frames and (alone or not _ready(voice.decoder))
+        decoder = voice.decoder_alone if all_cores else voice.decoder
         latent_name, *other_names = [decoder_input.name for decoder_input in decoder.get_inputs()]
         others = dict(zip(other_names, outputs[1:]))
         audio = decoder.run(None, {latent_name: latent, **others})[0]
