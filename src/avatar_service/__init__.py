@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 # Bumped whenever a change alters rendered output, so cached results from older code are not reused.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,8 @@ class Speech:
 
 # Part of a patched model's cache key: bump it whenever tts/patch.py changes what it makes, so copies made by
 # an older version are made again (2: noise inputs added; 3: decoder cut off into a model of its own; 4: the
-# front's long sums cut for thread counts).
-PATCH_FORMAT = 4
+# front's long sums cut for thread counts; 5: the decoder's convolutions on rows).
+PATCH_FORMAT = 5
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,21 @@ class LoadedVoice:
     noise_channels: dict[str, int]  # the noise inputs the model declares → channels
     decoder: object | None = None  # one-thread session of the cut-off decoder, if the model has one
     front_alone: object | None = None  # the front on ``onnx_threads`` threads, for a render running alone
-    decoder_alone: object | None = None  # the decoder on ``onnx_threads`` threads, likewise
-    alone_threads: int = 1  # ``onnx_threads`` of the two sessions above
+    # Threads (``onnx_threads`` − 1) that decode a render's other pieces of latent while it decodes one itself.
+    decoder_pool: ThreadPoolExecutor | None = None
+    alone_threads: int = 1  # ``onnx_threads``: the front_alone session's threads, and a lone render's pieces
 
 
-# The decoder gives the same bits on n threads as on one once the latent has at least this many frames per
-# thread: its narrow layers (fewer than 80 channels per thread) then have more than 64 columns per thread
-# (Piper's decoders upsample 8× before them; tts/patch.py, SUM_BLOCK). Measured on en_US-joe-medium: two
-# threads differed from one at 17 frames and nowhere from 20 to 300 (tests/tts/test_thread_policy.py).
-DECODER_FRAMES_PER_THREAD = 12
+# Latent frames of context a piece of the latent is decoded with on each side. HiFi-GAN's output at a frame
+# depends on the latent a few frames around it (its receptive field: the layers' kernels and dilations, widest
+# right after the first 8× upsampling); outside it, a piece's samples are computed from the same numbers in the
+# same order as the whole latent's (tts/patch.py ``decoder_on_rows``), so the pieces joined are the whole's bits.
+# en_US-joe-medium needs 12 (tests/tts/test_thread_policy.py tries cut points and lengths); 16 leaves a margin.
+DECODER_CONTEXT_FRAMES = 16
+# onnxruntime's matrix products (the decoder's transposed convolutions, and its plain ones where they stay
+# 1-D) sum in longer blocks when they have 64 or fewer columns, here latent frames (tts/patch.py, SUM_BLOCK):
+# a piece decoded from that few frames would round differently from the whole. Every piece gets more.
+NARROW_FRAMES = 64
 
 
 class PiperEngine:
@@ -103,9 +110,10 @@ class PiperEngine:
     under load one thread each, and the bits are the same either way. Each voice's front (text encoder,
     durations, flow) and decoder have a one-thread session and an ``onnx_threads`` one, shared by every
     render in the process. The front's sums are cut so that any of those thread counts gives the same bits
-    (tts/patch.py ``split_long_sums``); the decoder needs no cut once a sentence is a few frames long
-    (``DECODER_FRAMES_PER_THREAD``). Spin-waiting stays off (onnxruntime docs, "Thread management"): a front
-    thread spinning on after its call slowed the decoding that follows by ~30 %.
+    (tts/patch.py ``split_long_sums``). The decoder has one one-thread session: a render alone decodes its
+    latent in ``onnx_threads`` pieces side by side, with context enough that they give the whole's bits
+    (``DECODER_CONTEXT_FRAMES``), which was faster than one call on several threads. The all-core front
+    spin-waits between its operators but stops when its call ends (``_session``).
     """
 
     def __init__(self, patched_models_dir: Path, onnx_threads: int = 2, cores: int = 1) -> None:
@@ -163,18 +171,17 @@ class PiperEngine:
         try:
             config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
             front_path, decoder_path = self._patched_model(voice_files)
+            front_alone = decoder_pool = None
             if decoder_path is None:  # no decoder to cut off, so no front cut for thread counts: one session
                 session, decoder = _session(front_path, self._onnx_threads), None
-                front_alone = decoder_alone = None
             elif self._cores > 1 and self._onnx_threads > 1:
-                # A render alone comes first (and may be all a kiosk ever sees); the one-thread sessions are
-                # made when load first comes, so a process that never sees load never holds them (~80 MB).
+                # A render alone comes first (and may be all a kiosk ever sees); the one-thread front is made
+                # when load first comes, so a process that never sees load never holds it.
                 front_alone = _session(front_path, self._onnx_threads)
-                decoder_alone = _session(decoder_path, self._onnx_threads)
-                session, decoder = _LazySession(front_path, 1), _LazySession(decoder_path, 1)
+                session, decoder = _LazySession(front_path, 1), _session(decoder_path, 1)
+                decoder_pool = ThreadPoolExecutor(self._onnx_threads - 1, thread_name_prefix="decoder-piece")
             else:
                 session, decoder = _session(front_path, 1), _session(decoder_path, 1)
-                front_alone = decoder_alone = None
             noise_channels = {
                 model_input.name: model_input.shape[0]
                 for model_input in (front_alone or session).get_inputs()
@@ -182,7 +189,7 @@ class PiperEngine:
             }
             return LoadedVoice(
                 PiperVoice(config=config, session=session), session, noise_channels, decoder, front_alone,
-                decoder_alone, self._onnx_threads,
+                decoder_pool, self._onnx_threads,
             )
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
@@ -275,11 +282,17 @@ def _ready(session) -> bool:
 
 
 def _session(model_path: Path, threads: int):  # -> onnxruntime.InferenceSession
+    """A session on ``threads`` threads. Several threads spin-wait for work between a call's operators, which
+    made the front 12 % faster (50 → 43 ms), and stop at the call's end ("session.force_spinning_stop",
+    onnxruntime's session option keys): a thread spinning on after the call slowed the decoding after it
+    by ~30 % (onnxruntime docs, "Thread management")."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    spinning = "1" if threads > 1 else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+    options.add_session_config_entry("session.force_spinning_stop", spinning)
     return onnxruntime.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
@@ -339,17 +352,39 @@ def _run_model(
     outputs = front.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
     if voice.decoder is not None:
         latent, *_ = outputs
-        many_frames = latent.shape[2] >= DECODER_FRAMES_PER_THREAD * voice.alone_threads
-        all_cores = voice.decoder_alone is not None and many_frames and (alone or not _ready(voice.decoder))
-        decoder = voice.decoder_alone if all_cores else voice.decoder
-        latent_name, *other_names = [decoder_input.name for decoder_input in decoder.get_inputs()]
+        latent_name, *other_names = [decoder_input.name for decoder_input in voice.decoder.get_inputs()]
         others = dict(zip(other_names, outputs[1:]))
-        audio = decoder.run(None, {latent_name: latent, **others})[0]
+        pieces = voice.alone_threads if alone and voice.decoder_pool is not None else 1
+        audio = _decoded(voice.decoder, latent_name, latent, others, pieces, voice.decoder_pool)
         outputs = [audio, *outputs[1 + len(others) :]]
     audio = outputs[0].reshape(-1)
     if len(outputs) < 2:
         return audio, None
     return audio, (outputs[1].reshape(-1) * config.hop_length).astype(np.int64)
+
+
+def _decoded(
+    decoder, latent_name: str, latent: np.ndarray, others: dict, pieces: int, pool: ThreadPoolExecutor | None
+) -> np.ndarray:
+    """The decoder's audio for ``latent`` [batch, channels, frames], in up to ``pieces`` pieces decoded side by
+    side (one here, the others on ``pool``'s threads), each with ``DECODER_CONTEXT_FRAMES`` of context on both
+    sides and cut back to its own frames: the same bits as one call."""
+    frames = latent.shape[2]
+    # The end pieces have context on one side only: their own frames must make up the rest.
+    pieces = min(pieces, frames // (NARROW_FRAMES + 1 - DECODER_CONTEXT_FRAMES))
+    if pieces < 2 or pool is None:
+        return decoder.run(None, {latent_name: latent, **others})[0].reshape(-1)
+    bounds = [round(index * frames / pieces) for index in range(pieces + 1)]
+
+    def piece(index: int) -> np.ndarray:
+        first, last = bounds[index], bounds[index + 1]
+        start, stop = max(0, first - DECODER_CONTEXT_FRAMES), min(frames, last + DECODER_CONTEXT_FRAMES)
+        audio = decoder.run(None, {latent_name: latent[:, :, start:stop], **others})[0].reshape(-1)
+        per_frame = audio.size // (stop - start)
+        return audio[(first - start) * per_frame : (last - start) * per_frame]
+
+    others_done = [pool.submit(piece, index) for index in range(1, pieces)]
+    return np.concatenate([piece(0), *(done.result() for done in others_done)])
 
 
 def model_feeds(voice: LoadedVoice, phoneme_ids: list[int], length_scale: float, seed: int) -> dict:
