@@ -22,9 +22,10 @@
 // "close" ({code, reason}).
 
 // The first segment of a run is scheduled this far ahead of the context's current time: a jitter buffer. The
-// buffer must reach the audio thread (one 128-frame render quantum is 5.8 ms at 22.05 kHz), and with ten
-// streams starting together on 2 cores a second segment arrived up to ~35 ms after a 30 ms lead ran out
-// (docs/streaming.md, "The player"); 100 ms covers that and keeps write() → sound within 250 ms.
+// buffer must reach the audio thread (one 128-frame render quantum is 5.8 ms at 22.05 kHz), and the next
+// segments must arrive before their turn: with ten streams starting together on 2 cores, the tightest second
+// segment arrived 5 ms before a 30 ms lead ran out (and 35 ms after it with slower renders), so any other load
+// would have made gaps. 100 ms keeps a ~75 ms margin and write() → sound within 250 ms (docs/streaming.md).
 // src/avatar_service/stream/playback.py models the same value.
 const START_LEAD_S = 0.1;
 
