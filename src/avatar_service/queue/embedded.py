@@ -86,15 +86,20 @@ class EmbeddedQueue(RenderQueue):
         job_request = request.model_copy(update={"voice_id": voice_id})
         # Registered before the journal write, so identical requests arriving meanwhile join this job.
         job = self._new_job(render_id)
+        # The render starts at once and the journal write (an fsync, and a thread hop each way: ~1 ms) overlaps
+        # it; nobody hears of the job before it is journaled, since submit returns only then.
+        run = self._spawn(self._run(job, job_request))
         try:
             await asyncio.to_thread(self.journal.add, render_id, job_request)
         except OSError as error:  # not durable, so not accepted
+            run.cancel()  # dropped if still queued; a render already inside Piper finishes unheard
             failure = RenderFailed(f"could not journal the job in DATA_DIR ({error.strerror or error})")
-            job.failure, job.status = JobFailure.from_exception(failure), JobStatus.FAILED
-            job.finished_at = time.monotonic()
-            job.done.set()
+            # A job of its own: the cancelled one's render thread may still mark that one as processing.
+            failed = self._jobs[render_id] = _Job(render_id)
+            failed.failure, failed.status = JobFailure.from_exception(failure), JobStatus.FAILED
+            failed.finished_at = time.monotonic()
+            failed.done.set()
             raise failure from error
-        self._spawn(self._run(job, job_request))
         return job.state()
 
     def _new_job(self, render_id: str) -> _Job:
@@ -190,8 +195,9 @@ class EmbeddedQueue(RenderQueue):
             if removed:
                 _LOGGER.info("cache purge: removed %d expired renders", removed)
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
