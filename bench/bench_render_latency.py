@@ -1,12 +1,13 @@
 """Uncached renders over real HTTP: one short sentence vs Piper alone, and renders/s under concurrent clients.
 
     python bench/bench_render_latency.py [--runs 20] [--clients 8] [--renders 24] [--rounds 3]
-                                         [--baseline-src /path/to/other/checkout/src]
+                                         [--idle-gap 0.2] [--baseline-src /path/to/other/checkout/src]
 
 - single request: ``POST /v1/avatar/render`` of one short, new sentence against `avatar-service serve` at its
   defaults, paired with Piper alone on the same text in this process (``PiperVoice.load`` of the same voice,
-  ``synthesize``, default onnxruntime settings — what a user would run instead). The pair's order alternates;
-  the machine is otherwise idle between requests. Reported: medians of the API time and of the per-pair ratio.
+  ``synthesize``, default onnxruntime settings — what a user would run instead). The pair's order alternates,
+  and each request starts after --idle-gap seconds of idle (Piper's threads spin on ~50 ms after its calls).
+  Reported: medians of the API time and of the per-pair ratio.
 - under load: --clients threads send --renders distinct new texts between them; renders/s over the whole
   batch, median of --rounds rounds.
 - --baseline-src starts a second server from another source tree (e.g. the main branch) and measures it in
@@ -36,6 +37,10 @@ from support.services import cli_env, start_api  # noqa: E402 (needs the sys.pat
 from avatar_service.tts import VoiceCatalog  # noqa: E402
 
 HEADERS = {"Content-Type": "application/json"}
+# The default pause before each timed single request, so that each starts on an idle machine: Piper at its
+# defaults leaves its onnxruntime threads spin-waiting after a call (~50 ms of a core, measured), which would
+# otherwise land on whoever runs next (onnxruntime docs, "Thread management": session.intra_op.allow_spinning).
+IDLE_GAP_S = 0.2
 NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen"]
 
 
@@ -74,6 +79,8 @@ def main() -> int:
     parser.add_argument("--renders", type=int, default=24, help="distinct texts per load round")
     parser.add_argument("--rounds", type=int, default=3, help="load rounds per server")
     parser.add_argument("--baseline-src", type=Path, help="another checkout's src/ to measure in the same run")
+    parser.add_argument("--idle-gap", type=float, default=IDLE_GAP_S,
+                        help="seconds of idle before each single request (0: back to back)")
     args = parser.parse_args()
 
     # Patched voice models are kept between runs (each code version makes its own copy once).
@@ -109,6 +116,7 @@ def main() -> int:
                 order = contenders[run % len(contenders):] + contenders[: run % len(contenders)]
                 times = {}
                 for who in order:
+                    time.sleep(args.idle_gap)
                     times[who] = piper(text) if who == "piper" else render_seconds(ports[who], text)
                 piper_s.append(times["piper"])
                 for name in ports:
@@ -124,7 +132,8 @@ def main() -> int:
                 server.kill()
 
     ms = 1000.0
-    print(f"{os.cpu_count()} cores, {args.runs} single requests, medians; Piper alone {statistics.median(piper_s) * ms:.0f} ms")
+    print(f"{os.cpu_count()} cores, {args.runs} single requests {args.idle_gap:g} s apart, medians; "
+          f"Piper alone {statistics.median(piper_s) * ms:.0f} ms")
     for name, src in trees.items():
         print(
             f"[{name}: {src}] single request {statistics.median(api_s[name]) * ms:.0f} ms "
