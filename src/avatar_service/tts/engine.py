@@ -108,8 +108,8 @@ class PiperEngine:
 
     Thread policy (docs/pipeline.md, "Threads"): a render running alone uses ``onnx_threads`` threads, renders
     under load one thread each, and the bits are the same either way. Each voice's front (text encoder,
-    durations, flow) and decoder have a one-thread session and an ``onnx_threads`` one, shared by every
-    render in the process. The front's sums are cut so that any of those thread counts gives the same bits
+    durations, flow) has a one-thread session and an ``onnx_threads`` one, shared by every render in the
+    process. The front's sums are cut so that any of those thread counts gives the same bits
     (tts/patch.py ``split_long_sums``). The decoder has one one-thread session: a render alone decodes its
     latent in ``onnx_threads`` pieces side by side, with context enough that they give the whole's bits
     (``DECODER_CONTEXT_FRAMES``), which was faster than one call on several threads. The all-core front
@@ -346,9 +346,10 @@ def _run_model(
     With a decoder, the front's outputs are the decoder's inputs (the latent first) and then the durations.
     """
     config = voice.piper.config
-    # A render under load runs on the all-core sessions too while its one-thread ones are still being made (the
-    # first time load comes, ~0.5 s for the front): the bits are the same, and the render does not wait for them.
-    front = voice.front_alone if voice.front_alone is not None and (alone or not _ready(voice.session)) else voice.session
+    # A render under load runs on the all-core front too while the one-thread front is still being made (the
+    # first time load comes, ~0.5 s): the bits are the same, and the render does not wait for it.
+    all_cores = voice.front_alone is not None and (alone or not _ready(voice.session))
+    front = voice.front_alone if all_cores else voice.session
     outputs = front.run(None, model_feeds(voice, phoneme_ids, length_scale, seed))
     if voice.decoder is not None:
         latent, *_ = outputs

@@ -311,7 +311,8 @@ def _convolution_on_rows(node: onnx.NodeProto, weights: dict, on_rows: dict[str,
             raise ValueError(f"{node.name or node.op_type}: attribute {attribute.name} not carried over")
         attributes[attribute.name] = value
     inputs = [on_rows.get(name, name) for name in node.input]
-    renamed = helper.make_node(node.op_type, inputs, [f"{name}/rows" for name in node.output], name=node.name, **attributes)
+    outputs = [f"{name}/rows" for name in node.output]
+    renamed = helper.make_node(node.op_type, inputs, outputs, name=node.name, **attributes)
     on_rows.update({name: f"{name}/rows" for name in node.output})
     return renamed
 
