@@ -5,7 +5,7 @@ import onnx
 import onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
-from avatar_service.tts.patch import split_decoder
+from avatar_service.tts.patch import receptive_frames, split_decoder
 
 
 def _vits_like(with_speaker: bool) -> onnx.ModelProto:
@@ -77,3 +77,35 @@ def test_a_model_without_a_vits_decoder_is_left_whole():
     for node in model.graph.node:
         node.input[:] = ["other.weight" if name == "dec.conv_pre.weight" else name for name in node.input]
     assert split_decoder(model) is None
+
+
+def _upsampler(extra_op: str | None = None) -> onnx.ModelProto:
+    """latent → Conv k7 → ConvTranspose k16 stride 8 → Conv k7 dilation 12 → (extra_op) → audio."""
+    nodes = [
+        helper.make_node("Conv", ["latent", "w_pre"], ["pre"], kernel_shape=[7], pads=[3, 3]),
+        helper.make_node("ConvTranspose", ["pre", "w_up"], ["up"], kernel_shape=[16], strides=[8], pads=[4, 4]),
+        helper.make_node("Conv", ["up", "w_res"], ["res"], kernel_shape=[7], dilations=[12], pads=[36, 36]),
+    ]
+    last = "res"
+    if extra_op is not None:
+        nodes.append(helper.make_node(extra_op, [last], ["extra"]))
+        last = "extra"
+    nodes.append(helper.make_node("Tanh", [last], ["audio"]))
+    graph = helper.make_graph(
+        nodes,
+        "upsampler",
+        [helper.make_tensor_value_info("latent", TensorProto.FLOAT, [1, 2, "frames"])],
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, 2, "samples"])],
+        [
+            numpy_helper.from_array(np.ones((2, 2, 7), dtype=np.float32), "w_pre"),
+            numpy_helper.from_array(np.ones((2, 2, 16), dtype=np.float32), "w_up"),
+            numpy_helper.from_array(np.ones((2, 2, 7), dtype=np.float32), "w_res"),
+        ],
+    )
+    return helper.make_model(graph)
+
+
+def test_the_receptive_field_is_counted_from_the_layers_and_unknown_layers_count_as_unknown():
+    # Back: 3 frames (conv), (16 − 1 − 4)/8 + 1 (transposed, rounded up), 36 samples at 8 a frame: 9.875 → 10.
+    assert receptive_frames(_upsampler()) == 10
+    assert receptive_frames(_upsampler("Softmax")) is None  # no count for a layer it does not know

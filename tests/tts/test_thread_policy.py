@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from avatar_service.tts.engine import DECODER_CONTEXT_FRAMES, PiperEngine, _decoded
+from avatar_service.tts.engine import PiperEngine, _decoded
 
 TEXT = "A lone request gets every core; a busy engine shares them."
 # Texts whose front gave other bits on two threads than on one before its long sums were cut (tts/patch.py).
@@ -100,6 +100,8 @@ def test_a_render_that_starts_while_others_wait_takes_one_thread(renderer):
 
 def test_a_latent_decoded_in_pieces_gives_the_whole_latents_bits(renderer):
     loaded = renderer.engine._loaded(renderer.catalog.get(None))
+    context = loaded.decoder_context  # counted from the graph when the voice was patched
+    assert context == 13
     name = loaded.decoder.get_inputs()[0].name
     rng = np.random.default_rng(0)
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -107,11 +109,11 @@ def test_a_latent_decoded_in_pieces_gives_the_whole_latents_bits(renderer):
             latent = (rng.standard_normal((1, 192, frames)) * 0.8).astype(np.float32)
             whole = loaded.decoder.run(None, {name: latent})[0].reshape(-1)
             for pieces in (2, 3, 4):
-                cut = _decoded(loaded.decoder, name, latent, {}, pieces, pool)
+                cut = _decoded(loaded.decoder, name, latent, {}, pieces, context, pool)
                 assert np.array_equal(cut, whole), (frames, pieces)
     # With less context the joins differ: the test can tell.
     latent = (rng.standard_normal((1, 192, 130)) * 0.8).astype(np.float32)
-    head = loaded.decoder.run(None, {name: latent[:, :, : 65 + DECODER_CONTEXT_FRAMES // 4]})[0].reshape(-1)
+    head = loaded.decoder.run(None, {name: latent[:, :, : 65 + context // 2]})[0].reshape(-1)
     whole = loaded.decoder.run(None, {name: latent})[0].reshape(-1)
     per_frame = whole.size // 130
     assert not np.array_equal(head[: 65 * per_frame], whole[: 65 * per_frame])

@@ -73,8 +73,9 @@ class Speech:
 
 # Part of a patched model's cache key: bump it whenever tts/patch.py changes what it makes, so copies made by
 # an older version are made again (2: noise inputs added; 3: decoder cut off into a model of its own; 4: the
-# front's long sums cut for thread counts; 5: the decoder's convolutions on rows).
-PATCH_FORMAT = 5
+# front's long sums cut for thread counts; 5: the decoder's convolutions on rows; 6: its receptive field in
+# the decoder's metadata).
+PATCH_FORMAT = 6
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,15 @@ class LoadedVoice:
     # Threads (``onnx_threads`` − 1) that decode a render's other pieces of latent while it decodes one itself.
     decoder_pool: ThreadPoolExecutor | None = None
     alone_threads: int = 1  # ``onnx_threads``: the front_alone session's threads, and a lone render's pieces
+    # Latent frames of context each piece gets on both sides: the decoder's receptive field, counted when it was
+    # patched. HiFi-GAN's audio for a frame depends on the latent a few frames around it; beyond that, a piece's
+    # samples come from the same numbers summed in the same order as the whole latent's (tts/patch.py
+    # ``decoder_on_rows``), so the pieces joined are the whole's bits. en_US-joe-medium: 13 (12 measured).
+    decoder_context: int = 0
 
 
-# Latent frames of context a piece of the latent is decoded with on each side. HiFi-GAN's output at a frame
-# depends on the latent a few frames around it (its receptive field: the layers' kernels and dilations, widest
-# right after the first 8× upsampling); outside it, a piece's samples are computed from the same numbers in the
-# same order as the whole latent's (tts/patch.py ``decoder_on_rows``), so the pieces joined are the whole's bits.
-# en_US-joe-medium needs 12 (tests/tts/test_thread_policy.py tries cut points and lengths); 16 leaves a margin.
-DECODER_CONTEXT_FRAMES = 16
+# The patched decoder's metadata key for its receptive field in latent frames (tts/patch.py receptive_frames).
+CONTEXT_FRAMES_KEY = "avatar_service.context_frames"
 # onnxruntime's matrix products (the decoder's transposed convolutions, and its plain ones where they stay
 # 1-D) sum in longer blocks when they have 64 or fewer columns, here latent frames (tts/patch.py, SUM_BLOCK):
 # a piece decoded from that few frames would round differently from the whole. Every piece gets more.
@@ -112,7 +114,7 @@ class PiperEngine:
     process. The front's sums are cut so that any of those thread counts gives the same bits
     (tts/patch.py ``split_long_sums``). The decoder has one one-thread session: a render alone decodes its
     latent in ``onnx_threads`` pieces side by side, with context enough that they give the whole's bits
-    (``DECODER_CONTEXT_FRAMES``), which was faster than one call on several threads. The all-core front
+    (``LoadedVoice.decoder_context``), which was faster than one call on several threads. The all-core front
     spin-waits between its operators but stops when its call ends (``_session``).
     """
 
@@ -172,6 +174,7 @@ class PiperEngine:
             config = PiperConfig.from_dict(json.loads(voice_files.config_path.read_text("utf-8")))
             front_path, decoder_path = self._patched_model(voice_files)
             front_alone = decoder_pool = None
+            context = 0
             if decoder_path is None:  # no decoder to cut off, so no front cut for thread counts: one session
                 session, decoder = _session(front_path, self._onnx_threads), None
             elif self._cores > 1 and self._onnx_threads > 1:
@@ -179,7 +182,10 @@ class PiperEngine:
                 # when load first comes, so a process that never sees load never holds it.
                 front_alone = _session(front_path, self._onnx_threads)
                 session, decoder = _LazySession(front_path, 1), _session(decoder_path, 1)
-                decoder_pool = ThreadPoolExecutor(self._onnx_threads - 1, thread_name_prefix="decoder-piece")
+                # A decoder whose receptive field is unknown is decoded in one call, alone or not.
+                context = int(decoder.get_modelmeta().custom_metadata_map.get(CONTEXT_FRAMES_KEY, 0))
+                if context:
+                    decoder_pool = ThreadPoolExecutor(self._onnx_threads - 1, thread_name_prefix="decoder-piece")
             else:
                 session, decoder = _session(front_path, 1), _session(decoder_path, 1)
             noise_channels = {
@@ -189,7 +195,7 @@ class PiperEngine:
             }
             return LoadedVoice(
                 PiperVoice(config=config, session=session), session, noise_channels, decoder, front_alone,
-                decoder_pool, self._onnx_threads,
+                decoder_pool, self._onnx_threads, context,
             )
         except Exception as error:  # onnxruntime and json raise many types for a bad file
             raise InvalidVoiceModel(
@@ -356,7 +362,7 @@ def _run_model(
         latent_name, *other_names = [decoder_input.name for decoder_input in voice.decoder.get_inputs()]
         others = dict(zip(other_names, outputs[1:]))
         pieces = voice.alone_threads if alone and voice.decoder_pool is not None else 1
-        audio = _decoded(voice.decoder, latent_name, latent, others, pieces, voice.decoder_pool)
+        audio = _decoded(voice.decoder, latent_name, latent, others, pieces, voice.decoder_context, voice.decoder_pool)
         outputs = [audio, *outputs[1 + len(others) :]]
     audio = outputs[0].reshape(-1)
     if len(outputs) < 2:
@@ -365,21 +371,27 @@ def _run_model(
 
 
 def _decoded(
-    decoder, latent_name: str, latent: np.ndarray, others: dict, pieces: int, pool: ThreadPoolExecutor | None
+    decoder,
+    latent_name: str,
+    latent: np.ndarray,
+    others: dict,
+    pieces: int,
+    context: int,
+    pool: ThreadPoolExecutor | None,
 ) -> np.ndarray:
     """The decoder's audio for ``latent`` [batch, channels, frames], in up to ``pieces`` pieces decoded side by
-    side (one here, the others on ``pool``'s threads), each with ``DECODER_CONTEXT_FRAMES`` of context on both
-    sides and cut back to its own frames: the same bits as one call."""
+    side (one here, the others on ``pool``'s threads), each with ``context`` frames of context on both sides
+    (the decoder's receptive field) and cut back to its own frames: the same bits as one call."""
     frames = latent.shape[2]
     # The end pieces have context on one side only: their own frames must make up the rest.
-    pieces = min(pieces, frames // (NARROW_FRAMES + 1 - DECODER_CONTEXT_FRAMES))
+    pieces = min(pieces, frames // max(1, NARROW_FRAMES + 1 - context))
     if pieces < 2 or pool is None:
         return decoder.run(None, {latent_name: latent, **others})[0].reshape(-1)
     bounds = [round(index * frames / pieces) for index in range(pieces + 1)]
 
     def piece(index: int) -> np.ndarray:
         first, last = bounds[index], bounds[index + 1]
-        start, stop = max(0, first - DECODER_CONTEXT_FRAMES), min(frames, last + DECODER_CONTEXT_FRAMES)
+        start, stop = max(0, first - context), min(frames, last + context)
         audio = decoder.run(None, {latent_name: latent[:, :, start:stop], **others})[0].reshape(-1)
         per_frame = audio.size // (stop - start)
         return audio[(first - start) * per_frame : (last - start) * per_frame]

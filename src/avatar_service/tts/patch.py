@@ -21,6 +21,7 @@ render alone decodes pieces of its latent side by side (tts/engine.py); ``decode
 thread faster. Two models let each be treated as it needs.
 """
 
+import math
 import sys
 
 import numpy as np
@@ -29,6 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 # In graph order: the duration predictor's noise node always comes first, because its output decides how
 # many frames the prior's noise has and ONNX keeps nodes in topological order (onnx/docs/IR.md, "Graphs").
+from avatar_service.tts.engine import CONTEXT_FRAMES_KEY
 from avatar_service.tts.noise import NOISE_INPUTS
 
 
@@ -238,6 +240,51 @@ def _conv_in_blocks(
     return nodes
 
 
+# Operators through which an output position depends on the same input positions (elementwise, reshaping).
+_POINTWISE = frozenset({"Add", "Sub", "Mul", "Div", "LeakyRelu", "Relu", "Tanh", "Unsqueeze", "Squeeze", "Identity"})
+
+
+def receptive_frames(decoder: onnx.ModelProto) -> int | None:
+    """How many latent frames on either side of a frame the decoder's audio for it depends on, or None if the
+    graph holds an operator this count does not know.
+
+    Walks the graph from the latent (its first input) keeping, per tensor, the samples per latent frame and
+    how far back and ahead (in latent frames) a position reaches. A convolution (kernel k, dilation d, pads
+    p₀) reaches p₀ input samples back and (k−1)·d − p₀ ahead; a transposed one (stride u, pads p₀) makes
+    output j from inputs ⌈(j + p₀ − k + 1)/u⌉ … ⌊(j + p₀)/u⌋ (ONNX operator docs, Conv and ConvTranspose).
+    Decoding a piece with this much context on each side gives the whole latent's samples in between
+    (tts/engine.py ``_decoded``).
+    """
+    graph = decoder.graph
+    latent = graph.input[0].name
+    reach: dict[str, tuple[float, float, float]] = {latent: (1.0, 0.0, 0.0)}  # tensor → (rate, back, ahead)
+    for node in graph.node:
+        reached = [reach[name] for name in node.input if name in reach]
+        if not reached:
+            continue
+        rate, back, ahead = reached[0][0], max(r[1] for r in reached), max(r[2] for r in reached)
+        attributes = {attribute.name: helper.get_attribute_value(attribute) for attribute in node.attribute}
+        kernel = attributes.get("kernel_shape", [1])[-1]
+        pads = attributes.get("pads", [0, 0])
+        begin = pads[len(pads) // 2 - 1]  # [begin…, end…]: the length axis is the last of each half
+        if node.op_type == "Conv":
+            dilation, stride = attributes.get("dilations", [1])[-1], attributes.get("strides", [1])[-1]
+            back, ahead = back + begin / rate, ahead + ((kernel - 1) * dilation - begin) / rate
+            rate /= stride
+        elif node.op_type == "ConvTranspose":
+            stride = attributes.get("strides", [1])[-1]
+            back, ahead = back + ((kernel - 1 - begin) / stride + 1) / rate, ahead + (begin / stride + 1) / rate
+            rate *= stride
+        elif node.op_type not in _POINTWISE:
+            return None
+        for name in node.output:
+            reach[name] = (rate, back, ahead)
+    audio = graph.output[0].name
+    if audio not in reach:
+        return None
+    return math.ceil(max(reach[audio][1:]))
+
+
 # Operators that work on a [batch, channels, 1, length] tensor as they do on [batch, channels, length]:
 # elementwise ones (with at most scalar constants) and the convolutions ``decoder_on_rows`` rewrites.
 _ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div", "LeakyRelu", "Relu", "Tanh"})
@@ -252,7 +299,7 @@ def decoder_on_rows(decoder: onnx.ModelProto) -> None:
     take an im2col copy and a matrix product. Measured on en_US-joe-medium, one thread: 139 vs 181 ms for a
     3 s sentence. A direct convolution also sums each output over its channels and taps in one fixed order,
     whatever the length, so a piece of the latent decoded with enough context on each side gives exactly the
-    bits of the whole (tts/engine.py, ``DECODER_CONTEXT_FRAMES``). The decoder's inputs get the row axis on
+    bits of the whole (tts/engine.py, ``LoadedVoice.decoder_context``). The decoder's inputs get the row axis on
     entry and its outputs lose it on exit; raises ValueError for a layer it cannot carry over (the caller
     keeps the decoder as it was).
     """
@@ -347,6 +394,9 @@ def main(model_path: str, front_path: str, decoder_path: str, threads: str) -> N
         return
     front, decoder = parts
     split_long_sums(front, int(threads))
+    context = receptive_frames(decoder)
+    if context is not None:  # without it, the engine decodes a sentence in one call
+        helper.set_model_props(decoder, {CONTEXT_FRAMES_KEY: str(context)})
     try:
         decoder_on_rows(decoder)
     except ValueError:
