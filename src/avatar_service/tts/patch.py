@@ -240,8 +240,11 @@ def _conv_in_blocks(
     return nodes
 
 
-# Operators through which an output position depends on the same input positions (elementwise, reshaping).
-_POINTWISE = frozenset({"Add", "Sub", "Mul", "Div", "LeakyRelu", "Relu", "Tanh", "Unsqueeze", "Squeeze", "Identity"})
+# Operators that work on a [batch, channels, 1, length] tensor as they do on [batch, channels, length]:
+# elementwise ones (with at most scalar constants) and the convolutions ``decoder_on_rows`` rewrites.
+_ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div", "LeakyRelu", "Relu", "Tanh"})
+# Operators through which an output position depends on the same input positions: those, and reshaping ones.
+_POINTWISE = _ELEMENTWISE | {"Unsqueeze", "Squeeze", "Identity"}
 
 
 def receptive_frames(decoder: onnx.ModelProto) -> int | None:
@@ -285,9 +288,6 @@ def receptive_frames(decoder: onnx.ModelProto) -> int | None:
     return math.ceil(max(reach[audio][1:]))
 
 
-# Operators that work on a [batch, channels, 1, length] tensor as they do on [batch, channels, length]:
-# elementwise ones (with at most scalar constants) and the convolutions ``decoder_on_rows`` rewrites.
-_ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div", "LeakyRelu", "Relu", "Tanh"})
 ROW_AXIS = "rows/axis"
 
 
