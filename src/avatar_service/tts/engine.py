@@ -255,15 +255,15 @@ class _LazySession:
         self._model_path, self._threads = model_path, threads
         self._session = None
         self._lock = threading.Lock()
-        self._making: threading.Thread | None = None
+        self._making = False  # a thread is making it
 
     def ready(self) -> bool:
         if self._session is not None:
             return True
         with self._lock:
-            if self._making is None:
-                self._making = threading.Thread(target=self._made, name="onnx-session", daemon=True)
-                self._making.start()
+            if not self._making:
+                self._making = True
+                threading.Thread(target=self._made, name="onnx-session", daemon=True).start()
         return False
 
     def _made(self):  # -> onnxruntime.InferenceSession

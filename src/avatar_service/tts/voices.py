@@ -91,7 +91,9 @@ class VoiceCatalog:
         return sorted(self.all())
 
     def default_id(self) -> str:
-        voices = self.all()
+        return self._default_among(self.all())
+
+    def _default_among(self, voices: dict[str, VoiceFiles]) -> str:
         if self._default_voice:
             if self._default_voice not in voices:
                 raise UnknownVoice(self._default_voice, sorted(voices))
@@ -108,7 +110,7 @@ class VoiceCatalog:
     def get(self, voice_id: str | None) -> VoiceFiles:
         """The voice's files; ``None`` means the default voice."""
         voices = self.all()
-        chosen = voice_id or self.default_id()
+        chosen = voice_id or self._default_among(voices)
         if chosen not in voices:
             raise UnknownVoice(chosen, sorted(voices))
         return voices[chosen]
