@@ -291,6 +291,60 @@ def test_mid_transition_frame_is_one_mouth_in_one_pose(demo, sentence):
     assert green[inner].mean() > 0.95  # and it fills the opening
 
 
+def test_animation_loop_shows_frames_drawn_ahead_that_equal_renderframe(demo, sentence):
+    """The player's loop starts each rig frame one display frame early, so its GL work runs between frames
+    (avatar-player.js animationFrame): the frames it shows are byte for byte those renderFrame() draws at
+    the same times, and a frame that comes late (here 50 ms instead of 16) is drawn anew, not taken ahead."""
+    open_rig_page(demo, PHOTOREAL)
+    shots = demo.evaluate("""(result) => {
+        const player = window.rigPage.player;
+        const speak = () => {
+            player.speech = { cues: result.mouth_cues, events: result.eye_events, endedAt: null, endMs: 0,
+                              clockMs: (now) => now - 1000 };
+        };
+        // Whole milliseconds at 16 ms steps, so predicted and actual times are the same floats.
+        const times = Array.from({ length: 40 }, (_, i) => 1000 + 16 * i + (i >= 30 ? 34 : 0));
+        speak();
+        const loop = times.map((t) => {
+            const before = player.rig.aheadShown ?? 0;
+            player.animationFrame(t);
+            return { png: rigTools.png(), ahead: (player.rig.aheadShown ?? 0) - before, region: player.lastFrame.region };
+        });
+        speak();
+        const direct = times.map((t) => { player.renderFrame(t); return rigTools.png(); });
+        return { loop, direct };
+    }""", sentence["result"])
+    loop, direct = shots["loop"], shots["direct"]
+    shown_ahead = [frame["ahead"] for frame in loop]
+    assert sum(frame["region"] is not None for frame in loop) > 30  # the mouth moves in these frames
+    assert sum(shown_ahead[1:30]) >= 25, shown_ahead  # steady 16 ms frames come from the frame before
+    assert shown_ahead[30] == 0  # 50 ms after the last: drawn anew
+    assert sum(shown_ahead[32:]) >= 6, shown_ahead  # and the next ones are drawn ahead again
+    for index, (shown, drawn) in enumerate(zip(loop, direct, strict=True)):
+        assert np.array_equal(decode_png(shown["png"]), decode_png(drawn)), f"frame {index} differs"
+
+
+def test_speaking_on_the_audio_clock_most_frames_come_from_the_frame_before(demo, sentence):
+    """With the real <audio> clock, whose steps the loop foresees from one frame to the next, the frames a
+    spoken sentence shows are nearly all drawn ahead (the rest are drawn in their own frame)."""
+    open_rig_page(demo, PHOTOREAL)
+    counts = demo.evaluate("""async (result) => {
+        const player = window.rigPage.player;
+        const done = player.speak(result);
+        await new Promise((resolve) => player.addEventListener('speechstart', resolve, { once: true }));
+        const before = player.rig.aheadShown ?? 0;
+        let frames = 0;
+        while (player.speaking) {  // what the player's own requestAnimationFrame loop does
+            player.animationFrame(await new Promise(requestAnimationFrame));
+            frames += 1;
+        }
+        await done;
+        return { frames, ahead: (player.rig.aheadShown ?? 0) - before };
+    }""", sentence["result"])
+    assert counts["frames"] > 60, counts  # seconds of speech at the display's frame rate
+    assert counts["ahead"] >= 0.8 * counts["frames"], counts
+
+
 def test_blink_and_gaze_deform_the_eyes(demo):
     open_rig_page(demo, PHOTOREAL)
     rig = rig_json(PHOTOREAL)

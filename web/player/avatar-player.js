@@ -49,6 +49,13 @@ const MAX_CLOCK_EXTRAPOLATION_MS = 120;
 const IDLE_BLINK_MS = [150, 300];
 // A gaze shift of a few degrees takes ~50–150 ms (docs/sources.md "Human eye behaviour": 20–200 ms saccades).
 const GAZE_RETURN_MS = 150;
+// The animation loop draws each rig frame one display frame ahead (animationFrame). A frame drawn ahead is
+// shown only when it was made for this frame's time and speech time to within this: a quarter of a 60 Hz
+// frame, below the audio clock's own steps and far below what viewers notice (ITU-R BT.1359: sound leading
+// the picture by > 45 ms). Otherwise the frame is drawn as renderFrame() draws it.
+const AHEAD_TOLERANCE_MS = 4;
+// Frame intervals to draw ahead for: a display's (240 Hz … 20 Hz); longer gaps are a hidden tab or a stall.
+const AHEAD_INTERVAL_MS = [4, 50];
 
 /** An error from the avatar service's HTTP API, carrying its status and message. */
 export class AvatarApiError extends Error {
@@ -177,9 +184,10 @@ export class AvatarPlayer extends EventTarget {
     this.clock = { audioMs: -1, wallMs: 0 };
     this.startedAt = performance.now();
     this.frameRequest = null;
+    this.lastTick = null;
     this.tick = (now) => {
       this.frameRequest = requestAnimationFrame(this.tick);
-      this.renderFrame(now);
+      this.animationFrame(now);
     };
   }
 
@@ -431,30 +439,66 @@ export class AvatarPlayer extends EventTarget {
   /**
    * Compute and draw the frame for time `now` (performance.now() milliseconds). The mouth and the speech's eye
    * events follow the audio clock, so a test can pause the audio, set `audio.currentTime` and call this to
-   * draw any instant of a speech.
+   * draw any instant of a speech. It always draws that instant itself, never a frame the animation loop drew
+   * ahead (animationFrame).
    */
   renderFrame(now = performance.now()) {
-    if (!this.compositor && !this.rig) return;
-    const { manifest, layout, timeline, video } = this.pack;
+    this.drawFrame(now, null);
+  }
+
+  /**
+   * One frame of the player's own requestAnimationFrame loop (benchmarks call it to time what users run).
+   * It draws the frame for `now` and, with the face rig, starts the next display frame's, so that its GL work
+   * (SwiftShader's threads, or the GPU) runs between frames instead of stalling this one: the next call shows
+   * it if it still fits (docs/rig-player.md "Drawing one frame ahead").
+   */
+  animationFrame(now) {
+    const interval = this.lastTick === null ? null : now - this.lastTick;
+    this.lastTick = now;
+    const ahead = this.rig?.ahead ?? null;
+    if (this.rig) this.rig.ahead = null;
+    const scene = this.drawFrame(now, ahead);
+    if (scene && this.rig && interval >= AHEAD_INTERVAL_MS[0] && interval <= AHEAD_INTERVAL_MS[1]) {
+      this.drawAhead(now + interval, scene);
+    }
+  }
+
+  /** Advance the player's state to `now`, then draw its scene (a rig frame drawn `ahead`, where it fits). */
+  drawFrame(now, ahead) {
+    if (!this.compositor && !this.rig) return null;
     const speechMs = this.speechTimeMs(now);
-    const idleMs = this.idleMs(now);
     // Idle blinks pause while speaking: the render's own eye events take over (blinks at phrase ends).
     if (speechMs === null && this.idleBlinks) this.scheduleIdleBlinks(now);
+    const idleMs = this.idleMs(now);
     this.idleEvents = this.idleEvents.filter((event) => idleMs - event.t_ms < event.duration_ms + 1000);
+    const scene = this.sceneAt(now, speechMs);
+    this.lastGaze = scene.gaze;
+    this.lastFrame = scene.frame;
+    if (!this.rig) this.compositor.render(scene.frame);
+    else if (!(ahead && this.showAhead(ahead, scene))) this.drawRig(scene.weights, scene.follow);
+    return scene;
+  }
 
+  /**
+   * What the frame at `now` shows with the speech at `speechMs` (null: silent), from the player's state as it
+   * is; changes nothing. `aheadMs`: how far `now` lies beyond the present (the idle video plays on meanwhile).
+   */
+  sceneAt(now, speechMs, aheadMs = 0) {
+    const { manifest, layout, timeline, video } = this.pack;
+    const idleMs = this.idleMs(now);
     const cues = speechMs === null ? [] : this.speech.cues;
     const mouthWeights = mouthWeightsAt(cues, speechMs ?? 0, manifest.mouth.visemes);
     const idleEyes = eyeStateAt(this.idleEvents, idleMs);
     const speechEyes = speechMs === null ? null : eyeStateAt(this.speech.events, speechMs);
     const closure = Math.max(idleEyes.closure, speechEyes?.closure ?? 0);
     const gaze = speechEyes ? speechEyes.gaze : this.returningGaze(idleMs);
-    this.lastGaze = gaze;
     const saccadePx = manifest.eyes.saccade_px;
 
     // The tracked anchors describe the video's frames: follow them only while the video is what is drawn.
-    const trackedFrame = timeline && video?.readyState >= 2 ? anchorFrameAt(timeline, video.currentTime) : null;
+    const playing = video && !video.paused ? aheadMs / 1000 * video.playbackRate : 0;
+    const trackedFrame = timeline && video?.readyState >= 2 ? anchorFrameAt(timeline, video.currentTime + playing) : null;
     const reference = timeline?.reference;
-    this.lastFrame = {
+    const frame = {
       mouthWeights,
       eyeWeights: eyeWeightsForClosure(closure),
       gazeShift: [gaze[0] * saccadePx, gaze[1] * saccadePx],
@@ -464,16 +508,13 @@ export class AvatarPlayer extends EventTarget {
       overlay: this.overlay,
       selection: this.selection,
     };
-    if (this.rig) {
-      const weights = this.rigWeights(cues, speechMs ?? 0, closure, gaze);
-      // On the idle video the rig follows the tracked face (eye and mouth anchors) frame by frame.
-      let follow = null;
-      if (trackedFrame) follow = similarityFromPairs(reference.eyes, reference.mouth, trackedFrame.eyes, trackedFrame.mouth);
-      else if (video?.readyState >= 2) follow = IDENTITY;
-      this.drawRig(weights, follow);
-    } else {
-      this.compositor.render(this.lastFrame);
-    }
+    if (!this.rig) return { now, speechMs, gaze, frame };
+    const weights = this.rigWeights(cues, speechMs ?? 0, closure, gaze);
+    // On the idle video the rig follows the tracked face (eye and mouth anchors) frame by frame.
+    let follow = null;
+    if (trackedFrame) follow = similarityFromPairs(reference.eyes, reference.mouth, trackedFrame.eyes, trackedFrame.mouth);
+    else if (video?.readyState >= 2) follow = IDENTITY;
+    return { now, speechMs, gaze, frame, weights, follow };
   }
 
   /** The rig's control weights (parallel to its controlNames): mouth trajectories, lids and gaze. */
@@ -495,19 +536,59 @@ export class AvatarPlayer extends EventTarget {
    */
   drawRig(weights, follow = null) {
     const view = this.rig;
-    const { rig, renderer, under } = view;
-    const { width, height } = rig;
-    const place = follow ?? IDENTITY;
-    const positions = deform(rig, weights, view.positions);
-    const picture = follow ? this.pack.video : view.base;
+    const { renderer, under } = view;
+    const plan = this.planRig(weights, follow, this.lastFrame.motion);
+    if (plan.stale || plan.videoBox) {
+      this.drawPicture(plan.picture, plan.motion, plan.videoBox);
+      Object.assign(under, { picture: plan.picture, frameNumber: plan.frameNumber, motion: plan.motion });
+      view.dirty = { x: 0, y: 0, width: view.rig.width, height: view.rig.height };
+    }
+    const ctx = this.restoreUnder();
+    // Then the moved triangles from the WebGL2 renderer, head motion included, copied pixel for pixel (a
+    // transformed copy would resample the whole box again).
+    if (plan.region) {
+      renderer.render(plan.draw);
+      this.layOver(ctx, renderer.read(plan.region), plan.region);
+    }
+    this.lastFrame = { ...this.lastFrame, controls: plan.controls, opening: plan.opening, region: plan.region };
+    view.dirty = plan.region;
+    if (this.lastFrame.overlay) {
+      const { motion } = plan;
+      ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
+      this.drawRigOverlay(ctx, transformPoints(plan.place, plan.draw.positions));
+      view.dirty = { x: 0, y: 0, width: view.rig.width, height: view.rig.height };
+    }
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    if (this.lastFrame.selection) {
+      strokeBox(ctx, this.lastFrame[this.lastFrame.selection], SELECTION_COLOR, 3, [8, 5], null);
+      view.dirty = { x: 0, y: 0, width: view.rig.width, height: view.rig.height };
+    }
+  }
+
+  /**
+   * Where the picture under the rig stands for `follow` and the head motion `frameMotion`: the picture (base
+   * face or video), its frame number, and whether the kept picture (view.under) must be drawn again.
+   */
+  pictureState(follow, frameMotion) {
+    const { rig, renderer, under } = this.rig;
+    const picture = follow ? this.pack.video : this.rig.base;
     // The picture under the rig is kept (view.under) and drawn again only for a new video frame or when the
     // head has moved by more than STILL_PX somewhere since: smaller steps are what the rig already leaves
     // to the picture (rig.js STILL_PX). The rig is drawn with the same motion, so the two always fit.
     const frameNumber = follow ? renderer.videoFrameNumber(picture) : 0;
-    const wanted = this.lastFrame.motion ? headMotionMatrix(this.lastFrame.motion, width, height) : IDENTITY;
+    const wanted = frameMotion ? headMotionMatrix(frameMotion, rig.width, rig.height) : IDENTITY;
     const stale = frameNumber === null || under.picture !== picture || under.frameNumber !== frameNumber
-      || (wanted === IDENTITY) !== (under.motion === IDENTITY) || affineShift(wanted, under.motion, width, height) > STILL_PX;
-    const motion = stale ? wanted : under.motion;
+      || (wanted === IDENTITY) !== (under.motion === IDENTITY) || affineShift(wanted, under.motion, rig.width, rig.height) > STILL_PX;
+    return { picture, frameNumber, stale, motion: stale ? wanted : under.motion };
+  }
+
+  /** Everything needed to draw the rig at `weights` (see drawRig), computed, nothing drawn. */
+  planRig(weights, follow, frameMotion) {
+    const view = this.rig;
+    const { rig, renderer } = view;
+    const place = follow ?? IDENTITY;
+    const positions = deform(rig, weights, view.positions);
+    const { picture, frameNumber, stale, motion } = this.pictureState(follow, frameMotion);
     const toCanvas = composeAffine(motion, place);
     // The interior is drawn behind the face: the triangles over its box are drawn too, moved or not.
     const mouth = mouthGeometry(rig, positions, weights);
@@ -518,39 +599,89 @@ export class AvatarPlayer extends EventTarget {
     // The idle video's texture comes from the picture as drawn, once per video frame (rig-renderer.js
     // uploadVideo): all the rig can reach, so no later pose of the same frame needs the picture drawn again.
     const videoBox = region && follow ? renderer.videoBoxNeeded(picture, rig.reach) : null;
-    if (stale || videoBox) {
-      this.drawPicture(picture, motion, videoBox);
-      Object.assign(under, { picture, frameNumber, motion });
-      view.dirty = { x: 0, y: 0, width, height };
-    }
+    return {
+      picture, frameNumber, stale, motion, videoBox, region, place,
+      draw: { region, triangles, positions, sources, video: Boolean(follow), place: toCanvas, mouth },
+      controls: namedWeights(rig, weights),
+      opening: mouthOpening(rig, positions),
+    };
+  }
+
+  /** The visible canvas's 2D context, holding the kept picture again where the last frame drew over it. */
+  restoreUnder() {
+    const view = this.rig;
     const ctx = this.canvas.getContext("2d");
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    // The visible canvas holds the kept picture but for what the last frame drew over it (view.dirty).
     if (view.dirty) {
       const { x, y, width: w, height: h } = view.dirty;
-      ctx.drawImage(under.ctx.canvas, x, y, w, h, x, y, w, h);
+      ctx.drawImage(view.under.ctx.canvas, x, y, w, h, x, y, w, h);
     }
-    // Then the moved triangles from the WebGL2 renderer, head motion included, copied pixel for pixel (a
-    // transformed copy would resample the whole box again).
-    if (region) {
-      renderer.render({ region, triangles, positions, sources, video: Boolean(follow), place: toCanvas, mouth });
-      // Through a scratch canvas, so the transparent (unmoved) pixels keep the picture under them.
-      const { x, y, width: w, height: h } = region;
-      view.scratch.putImageData(renderer.read(region), 0, 0);
-      ctx.drawImage(view.scratch.canvas, 0, 0, w, h, x, y, w, h);
+    return ctx;
+  }
+
+  /** Lay the renderer's pixels of `region` over the picture on the visible canvas. */
+  layOver(ctx, pixels, region) {
+    // Through a scratch canvas, so the transparent (unmoved) pixels keep the picture under them.
+    const { x, y, width: w, height: h } = region;
+    this.rig.scratch.putImageData(pixels, 0, 0);
+    ctx.drawImage(this.rig.scratch.canvas, 0, 0, w, h, x, y, w, h);
+  }
+
+  /**
+   * Start drawing the rig frame for `at` (the next display frame) from this frame's `scene`; the next
+   * animationFrame() shows it if it still fits (showAhead). Not when that frame needs the picture drawn anew
+   * (a new video frame, a head-motion step): the picture comes first, so that frame is drawn whole then.
+   */
+  drawAhead(at, scene) {
+    const view = this.rig;
+    const { speech } = this;
+    if (scene.frame.overlay || scene.frame.selection) return;
+    // The speech times the next frame will have: the clock runs on from this frame's (a paused <audio> stays).
+    let speechMs = null;
+    if (speech && speech.endedAt !== null) {
+      if (at - speech.endedAt > SETTLE_MS) return; // the speech is over by then and the eyes turn back
+      speechMs = speech.endMs + (at - speech.endedAt);
+    } else if (speech) {
+      speechMs = !speech.clockMs && this.audio.paused ? scene.speechMs : scene.speechMs + (at - scene.now);
     }
-    this.lastFrame = { ...this.lastFrame, controls: namedWeights(rig, weights), opening: mouthOpening(rig, positions), region };
-    view.dirty = region;
-    if (this.lastFrame.overlay) {
-      ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
-      this.drawRigOverlay(ctx, transformPoints(place, positions));
-      view.dirty = { x: 0, y: 0, width, height };
-    }
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    if (this.lastFrame.selection) {
-      strokeBox(ctx, this.lastFrame[this.lastFrame.selection], SELECTION_COLOR, 3, [8, 5], null);
-      view.dirty = { x: 0, y: 0, width, height };
-    }
+    const video = this.pack.video;
+    if (scene.follow && view.renderer.videoFrameDue(video, at)) return;
+    const next = this.sceneAt(at, speechMs, at - scene.now);
+    const plan = this.planRig(next.weights, next.follow, next.frame.motion);
+    if (plan.stale || plan.videoBox || !plan.region) return;
+    view.renderer.render(plan.draw);
+    view.ahead = {
+      at,
+      drawn: view.renderer.drawn,
+      speechMs,
+      speech,
+      idleEvent: this.idleEvents.at(-1),
+      picture: { picture: view.under.picture, frameNumber: view.under.frameNumber, motion: view.under.motion },
+      frame: { ...next.frame, controls: plan.controls, opening: plan.opening, region: plan.region },
+    };
+  }
+
+  /**
+   * Show the frame drawn ahead if it is this `scene`'s: made for its time and speech time (to within
+   * AHEAD_TOLERANCE_MS), the same speech and idle blinks, over the same kept picture, which needs no redraw.
+   * Returns whether it did.
+   */
+  showAhead(ahead, scene) {
+    const view = this.rig;
+    const near = (a, b) => Math.abs(a - b) <= AHEAD_TOLERANCE_MS;
+    const sameSpeech = ahead.speechMs === null ? scene.speechMs === null
+      : scene.speechMs !== null && near(ahead.speechMs, scene.speechMs);
+    const fits = ahead.drawn === view.renderer.drawn && near(ahead.at, scene.now) && sameSpeech && ahead.speech === this.speech
+      && ahead.idleEvent === this.idleEvents.at(-1) && !scene.frame.overlay && !scene.frame.selection;
+    const { picture, stale } = this.pictureState(scene.follow, scene.frame.motion);
+    const samePicture = !stale && ["picture", "frameNumber", "motion"].every((key) => view.under[key] === ahead.picture[key])
+      && !(scene.follow && view.renderer.videoBoxNeeded(picture, view.rig.reach));
+    if (!fits || !samePicture) return false;
+    this.layOver(this.restoreUnder(), view.renderer.read(ahead.frame.region), ahead.frame.region);
+    this.lastFrame = ahead.frame;
+    view.dirty = ahead.frame.region;
+    view.aheadShown = (view.aheadShown ?? 0) + 1;
+    return true;
   }
 
   /**

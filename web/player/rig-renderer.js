@@ -191,14 +191,12 @@ export class RigRenderer {
    * @returns {RigRenderer|null} null when this browser has no WebGL2
    */
   static create(rig, base) {
-    // The offscreen canvas covers only what the rig can reach (rig.reach): copying it to the visible canvas
-    // costs in proportion to its size.
+    // Frames are drawn into a renderbuffer of the renderer's own (constructor), so the canvas's drawing buffer
+    // is never used: 1×1, without depth, stencil or multisampling (the interior pass feathers the only edge
+    // that needs smoothing).
     const canvas = document.createElement("canvas");
-    canvas.width = rig.reach.width;
-    canvas.height = rig.reach.height;
-    // No multisampling: the interior pass feathers the only edge that needs it. With alpha, what is not drawn
-    // stays transparent, so only the moved triangles need drawing. The canvas is copied to the visible one in
-    // the same task, so its buffer need not be preserved.
+    canvas.width = 1;
+    canvas.height = 1;
     const gl = canvas.getContext("webgl2", { antialias: false, alpha: true, depth: false, stencil: false });
     if (!gl) return null;
     return new RigRenderer(gl, rig, base);
@@ -222,6 +220,17 @@ export class RigRenderer {
     this.videoTexture = null;
     this.video = null;
     this.lastSources = null;
+    // The frame is drawn into this renderbuffer, as large as what the rig can reach (rig.reach), with alpha:
+    // what is not drawn stays transparent, so only the moved triangles need drawing. Unlike a canvas's drawing
+    // buffer, which WebGL may discard once the canvas is presented, it keeps its pixels until the next frame
+    // is drawn, so a frame drawn ahead can be read in the next animation frame.
+    const colour = gl.createRenderbuffer();
+    gl.bindRenderbuffer(gl.RENDERBUFFER, colour);
+    gl.renderbufferStorage(gl.RENDERBUFFER, gl.RGBA8, rig.reach.width, rig.reach.height);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, gl.createFramebuffer());
+    gl.framebufferRenderbuffer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.RENDERBUFFER, colour);
+    // How many frames render() has drawn: a frame is read back only while it is the last one drawn.
+    this.drawn = 0;
   }
 
   /** A texture holding `source` (an image), or an empty one of `size` {width, height} to fill later. */
@@ -306,12 +315,21 @@ export class RigRenderer {
     gl.disable(gl.BLEND);
     gl.disable(gl.SCISSOR_TEST);
     gl.bindVertexArray(null);
+    // Have the frame drawn now, not when it is read: a frame drawn ahead is then drawn while this thread goes
+    // on. flush() alone did not do it here (ANGLE submits its work to SwiftShader at a sync point; reading the
+    // frame in the next animation frame then took the whole GL pass, not just the copy): a fence after the
+    // frame is such a point (WebGL 2.0 fenceSync). Nothing waits on it.
+    if (this.submitted) gl.deleteSync(this.submitted);
+    this.submitted = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
+    gl.flush();
+    this.drawn += 1;
   }
 
   /**
-   * The drawn pixels of `region` (picture pixels) as ImageData, rows top-down, valid until the next read.
-   * Reading back just the boxes is cheaper than drawImage of the WebGL canvas, which copies its whole drawing
-   * buffer out of the GPU process.
+   * The pixels of `region` (picture pixels) of the last frame drawn, as ImageData, rows top-down, valid until
+   * the next read. Reading back just the box is cheaper than drawImage of a WebGL canvas, which copies its
+   * whole drawing buffer out of the GPU process. readPixels waits for the frame to be drawn: right after
+   * render() that is the whole GL pass; for a frame drawn one animation frame ago, only the copy.
    */
   read(region) {
     const { gl } = this;
@@ -334,14 +352,32 @@ export class RigRenderer {
       this.videoTexture ??= this.texture(null, this.rig);
       this.videoShown = 1;
       this.videoUploaded = 0;
-      const onFrame = () => {
+      this.videoMediaTime = Infinity;
+      this.videoFrameMs = undefined;
+      const onFrame = (now, metadata) => {
         if (this.video !== video) return;
         this.videoShown += 1;
+        // `now` is the animation frame's time that first shows this video frame; the media time between two
+        // frames tells when the next is due (videoFrameDue).
+        const step = (metadata.mediaTime - this.videoMediaTime) * 1000 / (video.playbackRate || 1);
+        if (step > 0) this.videoFrameMs = step;
+        this.videoMediaTime = metadata.mediaTime;
+        this.videoShownAt = now;
         video.requestVideoFrameCallback(onFrame);
       };
       video.requestVideoFrameCallback?.(onFrame);
     }
     return video.requestVideoFrameCallback ? this.videoShown : null;
+  }
+
+  /**
+   * Whether the playing `video` will likely show a new frame by the animation frame at `at`: the last one
+   * came at the animation frame videoShownAt, the next is due a frame's media time later.
+   */
+  videoFrameDue(video, at) {
+    if (video !== this.video || video.paused) return false;
+    if (this.videoFrameMs === undefined) return true; // not yet known: assume so, nothing is drawn in vain
+    return at >= this.videoShownAt + this.videoFrameMs;
   }
 
   /**
