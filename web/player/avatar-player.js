@@ -9,24 +9,10 @@
 // The mouth and eyes follow the audio clock (audio.currentTime), not wall time, so a dropped or late frame
 // never puts the face out of sync with the sound.
 
-import { Compositor, OVERLAY_COLORS, SELECTION_COLOR, maskToAlpha, strokeBox } from "./compositor.js";
-import {
-  affineShift,
-  composeAffine,
-  deform,
-  headMotionMatrix,
-  IDENTITY,
-  mouthGeometry,
-  mouthOpening,
-  movedTriangles,
-  namedWeights,
-  prepareRig,
-  similarityFromPairs,
-  STILL_PX,
-  transformPoints,
-  trianglesBox,
-} from "./rig.js";
+import { Compositor, maskToAlpha } from "./compositor.js";
+import { IDENTITY, prepareRig, similarityFromPairs } from "./rig.js";
 import { RigRenderer } from "./rig-renderer.js";
+import { RigView } from "./rig-view.js";
 import { AvatarStream } from "./stream.js";
 import {
   ATTACK_MS,
@@ -103,14 +89,6 @@ function checkSize(what, image, width, height) {
   const w = image.naturalWidth ?? image.width;
   const h = image.naturalHeight ?? image.height;
   if (w !== width || h !== height) throw new Error(`${what} is ${w}×${h}, the manifest says ${width}×${height}`);
-}
-
-/** A 2D context as large as `size` (the rig's read-back boxes go through one, the kept picture is one). */
-function scratchContext({ width, height }) {
-  const canvas = document.createElement("canvas");
-  canvas.width = width;
-  canvas.height = height;
-  return canvas.getContext("2d");
 }
 
 /** Why a pack is drawn by the Canvas 2D compositor rather than its rig (for the console). */
@@ -234,15 +212,7 @@ export class AvatarPlayer extends EventTarget {
     this.canvas.width = manifest.canvas.width;
     this.canvas.height = manifest.canvas.height;
     this.compositor = compositorAssets ? new Compositor(this.canvas, { ...compositorAssets, video }) : null;
-    this.rig = renderer ? {
-      rig,
-      renderer,
-      base,
-      positions: new Float32Array(rig.rest.length),
-      scratch: scratchContext(rig.reach),
-      under: { ctx: scratchContext(rig), picture: null, frameNumber: null, motion: IDENTITY },
-      dirty: null,
-    } : null;
+    this.rig = renderer ? new RigView(this.canvas, rig, renderer, base, video) : null;
     this.idleEvents = [];
     this.nextIdleBlinkAt = null;
     this.renderFrame();
@@ -455,15 +425,13 @@ export class AvatarPlayer extends EventTarget {
   animationFrame(now) {
     const interval = this.lastTick === null ? null : now - this.lastTick;
     this.lastTick = now;
-    const ahead = this.rig?.ahead ?? null;
-    if (this.rig) this.rig.ahead = null;
-    const scene = this.drawFrame(now, ahead);
+    const scene = this.drawFrame(now, true);
     if (scene && this.rig && interval >= AHEAD_INTERVAL_MS[0] && interval <= AHEAD_INTERVAL_MS[1]) {
       this.drawAhead(now + interval, scene);
     }
   }
 
-  /** Advance the player's state to `now`, then draw its scene (a rig frame drawn `ahead`, where it fits). */
+  /** Advance the player's state to `now`, then draw its scene (`ahead`: the rig frame drawn ahead, if it fits). */
   drawFrame(now, ahead) {
     if (!this.compositor && !this.rig) return null;
     const speechMs = this.speechTimeMs(now);
@@ -474,8 +442,14 @@ export class AvatarPlayer extends EventTarget {
     const scene = this.sceneAt(now, speechMs);
     this.lastGaze = scene.gaze;
     this.lastFrame = scene.frame;
-    if (!this.rig) this.compositor.render(scene.frame);
-    else if (!(ahead && this.showAhead(ahead, scene))) this.drawRig(scene.weights, scene.follow);
+    if (!this.rig) {
+      this.compositor.render(scene.frame);
+      return scene;
+    }
+    const shown = ahead ? this.rig.showAhead(scene.follow, scene.frame, (key) => this.aheadFits(key, scene)) : null;
+    // Shown: lastFrame is the frame it was drawn for, with what it drew.
+    if (shown) this.lastFrame = { ...shown.key.frame, ...shown.drew };
+    else this.drawRig(scene.weights, scene.follow);
     return scene;
   }
 
@@ -535,108 +509,18 @@ export class AvatarPlayer extends EventTarget {
    * Also usable directly, e.g. to show a pose: player.drawRig(weights).
    */
   drawRig(weights, follow = null) {
-    const view = this.rig;
-    const { renderer, under } = view;
-    const plan = this.planRig(weights, follow, this.lastFrame.motion);
-    if (plan.stale || plan.videoBox) {
-      this.drawPicture(plan.picture, plan.motion, plan.videoBox);
-      Object.assign(under, { picture: plan.picture, frameNumber: plan.frameNumber, motion: plan.motion });
-      view.dirty = { x: 0, y: 0, width: view.rig.width, height: view.rig.height };
-    }
-    const ctx = this.restoreUnder();
-    // Then the moved triangles from the WebGL2 renderer, head motion included, copied pixel for pixel (a
-    // transformed copy would resample the whole box again).
-    if (plan.region) {
-      renderer.render(plan.draw);
-      this.layOver(ctx, renderer.read(plan.region), plan.region);
-    }
-    this.lastFrame = { ...this.lastFrame, controls: plan.controls, opening: plan.opening, region: plan.region };
-    view.dirty = plan.region;
-    if (this.lastFrame.overlay) {
-      const { motion } = plan;
-      ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
-      this.drawRigOverlay(ctx, transformPoints(plan.place, plan.draw.positions));
-      view.dirty = { x: 0, y: 0, width: view.rig.width, height: view.rig.height };
-    }
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    if (this.lastFrame.selection) {
-      strokeBox(ctx, this.lastFrame[this.lastFrame.selection], SELECTION_COLOR, 3, [8, 5], null);
-      view.dirty = { x: 0, y: 0, width: view.rig.width, height: view.rig.height };
-    }
-  }
-
-  /**
-   * Where the picture under the rig stands for `follow` and the head motion `frameMotion`: the picture (base
-   * face or video), its frame number, and whether the kept picture (view.under) must be drawn again.
-   */
-  pictureState(follow, frameMotion) {
-    const { rig, renderer, under } = this.rig;
-    const picture = follow ? this.pack.video : this.rig.base;
-    // The picture under the rig is kept (view.under) and drawn again only for a new video frame or when the
-    // head has moved by more than STILL_PX somewhere since: smaller steps are what the rig already leaves
-    // to the picture (rig.js STILL_PX). The rig is drawn with the same motion, so the two always fit.
-    const frameNumber = follow ? renderer.videoFrameNumber(picture) : 0;
-    const wanted = frameMotion ? headMotionMatrix(frameMotion, rig.width, rig.height) : IDENTITY;
-    const stale = frameNumber === null || under.picture !== picture || under.frameNumber !== frameNumber
-      || (wanted === IDENTITY) !== (under.motion === IDENTITY) || affineShift(wanted, under.motion, rig.width, rig.height) > STILL_PX;
-    return { picture, frameNumber, stale, motion: stale ? wanted : under.motion };
-  }
-
-  /** Everything needed to draw the rig at `weights` (see drawRig), computed, nothing drawn. */
-  planRig(weights, follow, frameMotion) {
-    const view = this.rig;
-    const { rig, renderer } = view;
-    const place = follow ?? IDENTITY;
-    const positions = deform(rig, weights, view.positions);
-    const { picture, frameNumber, stale, motion } = this.pictureState(follow, frameMotion);
-    const toCanvas = composeAffine(motion, place);
-    // The interior is drawn behind the face: the triangles over its box are drawn too, moved or not.
-    const mouth = mouthGeometry(rig, positions, weights);
-    const triangles = movedTriangles(rig, weights, positions, mouth.box);
-    const region = trianglesBox(rig, triangles, positions, toCanvas);
-    if (follow && !view.followSources) view.followSources = new Float32Array(rig.rest.length);
-    const sources = follow ? transformPoints(follow, rig.rest, view.followSources) : rig.rest;
-    // The idle video's texture comes from the picture as drawn, once per video frame (rig-renderer.js
-    // uploadVideo): all the rig can reach, so no later pose of the same frame needs the picture drawn again.
-    const videoBox = region && follow ? renderer.videoBoxNeeded(picture, rig.reach) : null;
-    return {
-      picture, frameNumber, stale, motion, videoBox, region, place,
-      draw: { region, triangles, positions, sources, video: Boolean(follow), place: toCanvas, mouth },
-      controls: namedWeights(rig, weights),
-      opening: mouthOpening(rig, positions),
-    };
-  }
-
-  /** The visible canvas's 2D context, holding the kept picture again where the last frame drew over it. */
-  restoreUnder() {
-    const view = this.rig;
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    if (view.dirty) {
-      const { x, y, width: w, height: h } = view.dirty;
-      ctx.drawImage(view.under.ctx.canvas, x, y, w, h, x, y, w, h);
-    }
-    return ctx;
-  }
-
-  /** Lay the renderer's pixels of `region` over the picture on the visible canvas. */
-  layOver(ctx, pixels, region) {
-    // Through a scratch canvas, so the transparent (unmoved) pixels keep the picture under them.
-    const { x, y, width: w, height: h } = region;
-    this.rig.scratch.putImageData(pixels, 0, 0);
-    ctx.drawImage(this.rig.scratch.canvas, 0, 0, w, h, x, y, w, h);
+    this.lastFrame = { ...this.lastFrame, ...this.rig.draw(weights, follow, this.lastFrame) };
   }
 
   /**
    * Start drawing the rig frame for `at` (the next display frame) from this frame's `scene`; the next
-   * animationFrame() shows it if it still fits (showAhead). Not when that frame needs the picture drawn anew
-   * (a new video frame, a head-motion step): the picture comes first, so that frame is drawn whole then.
+   * animationFrame() shows it if it still fits (aheadFits, RigView.showAhead). Not for a frame that will
+   * bring a new idle-video frame: that frame draws the picture first, then the rig.
    */
   drawAhead(at, scene) {
-    const view = this.rig;
     const { speech } = this;
     if (scene.frame.overlay || scene.frame.selection) return;
-    // The speech times the next frame will have: the clock runs on from this frame's (a paused <audio> stays).
+    // The speech time the next frame will have: the clock runs on from this frame's (a paused <audio> stays).
     let speechMs = null;
     if (speech && speech.endedAt !== null) {
       if (at - speech.endedAt > SETTLE_MS) return; // the speech is over by then and the eyes turn back
@@ -644,85 +528,22 @@ export class AvatarPlayer extends EventTarget {
     } else if (speech) {
       speechMs = !speech.clockMs && this.audio.paused ? scene.speechMs : scene.speechMs + (at - scene.now);
     }
-    const video = this.pack.video;
-    if (scene.follow && view.renderer.videoFrameDue(video, at)) return;
+    if (scene.follow && this.rig.videoFrameDue(at)) return;
     const next = this.sceneAt(at, speechMs, at - scene.now);
-    const plan = this.planRig(next.weights, next.follow, next.frame.motion);
-    if (plan.stale || plan.videoBox || !plan.region) return;
-    view.renderer.render(plan.draw);
-    view.ahead = {
-      at,
-      drawn: view.renderer.drawn,
-      speechMs,
-      speech,
-      idleEvent: this.idleEvents.at(-1),
-      picture: { picture: view.under.picture, frameNumber: view.under.frameNumber, motion: view.under.motion },
-      frame: { ...next.frame, controls: plan.controls, opening: plan.opening, region: plan.region },
-    };
+    const key = { at, speechMs, speech, idleEvent: this.idleEvents.at(-1), frame: next.frame };
+    this.rig.drawAhead(next.weights, next.follow, next.frame, key);
   }
 
   /**
-   * Show the frame drawn ahead if it is this `scene`'s: made for its time and speech time (to within
-   * AHEAD_TOLERANCE_MS), the same speech and idle blinks, over the same kept picture, which needs no redraw.
-   * Returns whether it did.
+   * Whether the rig frame drawn ahead for `key` is this `scene`'s: drawn for its time and speech time (to
+   * within AHEAD_TOLERANCE_MS), for the same speech and idle blinks, and without the overlay or a selection.
    */
-  showAhead(ahead, scene) {
-    const view = this.rig;
+  aheadFits(key, scene) {
     const near = (a, b) => Math.abs(a - b) <= AHEAD_TOLERANCE_MS;
-    const sameSpeech = ahead.speechMs === null ? scene.speechMs === null
-      : scene.speechMs !== null && near(ahead.speechMs, scene.speechMs);
-    const fits = ahead.drawn === view.renderer.drawn && near(ahead.at, scene.now) && sameSpeech && ahead.speech === this.speech
-      && ahead.idleEvent === this.idleEvents.at(-1) && !scene.frame.overlay && !scene.frame.selection;
-    const { picture, stale } = this.pictureState(scene.follow, scene.frame.motion);
-    const samePicture = !stale && ["picture", "frameNumber", "motion"].every((key) => view.under[key] === ahead.picture[key])
-      && !(scene.follow && view.renderer.videoBoxNeeded(picture, view.rig.reach));
-    if (!fits || !samePicture) return false;
-    this.layOver(this.restoreUnder(), view.renderer.read(ahead.frame.region), ahead.frame.region);
-    this.lastFrame = ahead.frame;
-    view.dirty = ahead.frame.region;
-    view.aheadShown = (view.aheadShown ?? 0) + 1;
-    return true;
-  }
-
-  /**
-   * Draw the picture into view.under as the compositor draws it: unmoved underneath (fills the edge pixels
-   * head motion uncovers), then moved with the head. `videoBox` (or null): the box of the idle video's frame
-   * to put into the rig's texture, read between the two draws.
-   */
-  drawPicture(picture, motion, videoBox) {
-    const { rig, renderer, under } = this.rig;
-    const { ctx } = under;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(picture, 0, 0, rig.width, rig.height);
-    if (videoBox) {
-      const { x, y, width: w, height: h } = videoBox;
-      renderer.uploadVideo(videoBox, ctx.getImageData(x, y, w, h));
-    }
-    if (motion !== IDENTITY) {
-      ctx.setTransform(motion[0], motion[3], motion[1], motion[4], motion[2], motion[5]);
-      ctx.drawImage(picture, 0, 0, rig.width, rig.height);
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-    }
-  }
-
-  /** Overlay (T) for the rig: its mesh at the current pose, and the mouth and eye anchor boxes. */
-  drawRigOverlay(ctx, points) {
-    const { triangles } = this.rig.rig;
-    ctx.save();
-    ctx.strokeStyle = "rgba(0, 229, 255, 0.55)";
-    ctx.lineWidth = 0.6;
-    ctx.beginPath();
-    for (let t = 0; t < triangles.length; t += 3) {
-      const [a, b, c] = [triangles[t], triangles[t + 1], triangles[t + 2]];
-      ctx.moveTo(points[2 * a], points[2 * a + 1]);
-      ctx.lineTo(points[2 * b], points[2 * b + 1]);
-      ctx.lineTo(points[2 * c], points[2 * c + 1]);
-      ctx.closePath();
-    }
-    ctx.stroke();
-    ctx.restore();
-    strokeBox(ctx, this.lastFrame.eyes, OVERLAY_COLORS.eyes, 2, [], "eyes");
-    strokeBox(ctx, this.lastFrame.mouth, OVERLAY_COLORS.mouth, 2, [], "mouth");
+    const sameSpeech = key.speechMs === null ? scene.speechMs === null
+      : scene.speechMs !== null && near(key.speechMs, scene.speechMs);
+    return near(key.at, scene.now) && sameSpeech && key.speech === this.speech
+      && key.idleEvent === this.idleEvents.at(-1) && !scene.frame.overlay && !scene.frame.selection;
   }
 
   /** Stop drawing and release the media elements. */

@@ -1,5 +1,5 @@
-// WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws, into an offscreen WebGL2
-// canvas with alpha that the player reads back and lays over the picture:
+// WebGL2 renderer of a format-2 pack's face rig (docs/rig.md). Per frame it draws, into a renderbuffer with
+// alpha that the rig view (rig-view.js) reads back and lays over the picture:
 //   1. the moved triangles of the face mesh, textured with the base face (or the idle video's frame) at their
 //      deformed positions (the others map the picture onto itself and stay transparent); the inner-lip
 //      opening is a hole in the mesh;
