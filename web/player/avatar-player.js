@@ -413,7 +413,7 @@ export class AvatarPlayer extends EventTarget {
    * ahead (animationFrame).
    */
   renderFrame(now = performance.now()) {
-    this.drawFrame(now, null);
+    this.drawFrame(now, false);
   }
 
   /**
@@ -431,8 +431,11 @@ export class AvatarPlayer extends EventTarget {
     }
   }
 
-  /** Advance the player's state to `now`, then draw its scene (`ahead`: the rig frame drawn ahead, if it fits). */
-  drawFrame(now, ahead) {
+  /**
+   * Advance the player's state to `now`, then draw its scene (`useAhead`: show the rig frame the last
+   * animation frame drew ahead, if it fits).
+   */
+  drawFrame(now, useAhead) {
     if (!this.compositor && !this.rig) return null;
     const speechMs = this.speechTimeMs(now);
     // Idle blinks pause while speaking: the render's own eye events take over (blinks at phrase ends).
@@ -446,7 +449,7 @@ export class AvatarPlayer extends EventTarget {
       this.compositor.render(scene.frame);
       return scene;
     }
-    const shown = ahead ? this.rig.showAhead(scene.follow, scene.frame, (key) => this.aheadFits(key, scene)) : null;
+    const shown = useAhead ? this.rig.showAhead(scene.follow, scene.frame, (key) => this.aheadFits(key, scene)) : null;
     // Shown: lastFrame is the frame it was drawn for, with what it drew.
     if (shown) this.lastFrame = { ...shown.key.frame, ...shown.drew };
     else this.drawRig(scene.weights, scene.follow);
