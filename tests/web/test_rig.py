@@ -306,9 +306,9 @@ def test_animation_loop_shows_frames_drawn_ahead_that_equal_renderframe(demo, se
         const times = Array.from({ length: 40 }, (_, i) => 1000 + 16 * i + (i >= 30 ? 34 : 0));
         speak();
         const loop = times.map((t) => {
-            const before = player.rig.aheadShown ?? 0;
+            const before = player.rig.aheadShown;
             player.animationFrame(t);
-            return { png: rigTools.png(), ahead: (player.rig.aheadShown ?? 0) - before, region: player.lastFrame.region };
+            return { png: rigTools.png(), ahead: player.rig.aheadShown - before, region: player.lastFrame.region };
         });
         speak();
         const direct = times.map((t) => { player.renderFrame(t); return rigTools.png(); });
@@ -332,14 +332,14 @@ def test_speaking_on_the_audio_clock_most_frames_come_from_the_frame_before(demo
         const player = window.rigPage.player;
         const done = player.speak(result);
         await new Promise((resolve) => player.addEventListener('speechstart', resolve, { once: true }));
-        const before = player.rig.aheadShown ?? 0;
+        const before = player.rig.aheadShown;
         let frames = 0;
         while (player.speaking) {  // what the player's own requestAnimationFrame loop does
             player.animationFrame(await new Promise(requestAnimationFrame));
             frames += 1;
         }
         await done;
-        return { frames, ahead: (player.rig.aheadShown ?? 0) - before };
+        return { frames, ahead: player.rig.aheadShown - before };
     }""", sentence["result"])
     assert counts["frames"] > 60, counts  # seconds of speech at the display's frame rate
     assert counts["ahead"] >= 0.8 * counts["frames"], counts

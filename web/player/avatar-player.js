@@ -472,8 +472,8 @@ export class AvatarPlayer extends EventTarget {
     const saccadePx = manifest.eyes.saccade_px;
 
     // The tracked anchors describe the video's frames: follow them only while the video is what is drawn.
-    const playing = video && !video.paused ? aheadMs / 1000 * video.playbackRate : 0;
-    const trackedFrame = timeline && video?.readyState >= 2 ? anchorFrameAt(timeline, video.currentTime + playing) : null;
+    const videoLeadS = video && !video.paused ? aheadMs / 1000 * video.playbackRate : 0;
+    const trackedFrame = timeline && video?.readyState >= 2 ? anchorFrameAt(timeline, video.currentTime + videoLeadS) : null;
     const reference = timeline?.reference;
     const frame = {
       mouthWeights,
